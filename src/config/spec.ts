@@ -1,0 +1,159 @@
+/**
+ * The plain-data form of a configuration: what the builder records and what `validate` and
+ * `compile` read. Nothing here has behaviour; the builder (`builder.ts`) makes these objects and
+ * the compiler (`compile.ts`) turns them into an immutable Plan.
+ *
+ * Every spec object that came from a builder call carries `at`, the place in the user's config file
+ * where that call was written, so that validation errors can say `proxy.config.ts:12:5`.
+ */
+
+/** Where a builder call stands in the user's source. Filled by the loader's source-map pass. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** `'250ms'`, `'30s'`, `'5m'`, `'1h'`, or a number of milliseconds. */
+export type Duration = number | `${number}ms` | `${number}s` | `${number}m` | `${number}h`;
+
+/** `'1mb'`, `'512kb'`, `'10gb'`, `'100b'`, or a number of bytes. */
+export type ByteSize = number | `${number}b` | `${number}kb` | `${number}mb` | `${number}gb`;
+
+export type BalanceAlgorithm = 'round-robin' | 'weighted' | 'least-conn' | 'random' | 'p2c-ewma';
+export type HashKey = 'ip' | 'path' | `header:${string}` | `cookie:${string}`;
+export type BalanceSpec = BalanceAlgorithm | { hash: HashKey };
+
+export interface UpstreamSpec {
+  url: string;
+  weight?: number;
+  region?: string;
+}
+
+export interface HealthSpec {
+  path: string;
+  interval?: Duration;
+  timeout?: Duration;
+  healthy?: number;
+  unhealthy?: number;
+  expect?: number | number[];
+}
+
+export interface PassiveSpec {
+  failures?: number;
+  ejectFor?: Duration;
+}
+
+export interface RetrySpec {
+  attempts?: number;
+  statuses?: number[];
+}
+
+export interface TimeoutsSpec {
+  /** TCP connect to the upstream. Default 5s. */
+  connect?: Duration;
+  /** Until the upstream's response head arrives. Default 60s. */
+  response?: Duration;
+  /** Longest silence between two body chunks from the upstream. Default 60s. */
+  idle?: Duration;
+}
+
+export interface StickySpec {
+  cookie: string;
+}
+
+export interface PoolSpec {
+  readonly kind: 'pool';
+  name: string;
+  upstreams: UpstreamSpec[];
+  balance: BalanceSpec;
+  sticky?: StickySpec;
+  health?: HealthSpec;
+  passive?: PassiveSpec;
+  retry?: RetrySpec;
+  timeouts?: TimeoutsSpec;
+  /** Max keep-alive connections per upstream (undici `connections`). */
+  maxConnections?: number;
+  at?: SourceLocation;
+}
+
+export interface HeaderEdits {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  remove?: string[];
+}
+
+export interface HeaderRules {
+  request?: HeaderEdits;
+  response?: HeaderEdits;
+}
+
+export type RouteTarget =
+  | { kind: 'pool'; pool: PoolSpec }
+  | { kind: 'redirect'; location: string; status: 301 | 302 | 303 | 307 | 308; keepPath: boolean }
+  | { kind: 'respond'; status: number; body: string; headers: Record<string, string> };
+
+export interface RewriteSpec {
+  /** A regular expression source matched against the path (after stripPrefix). */
+  from: string;
+  /** Replacement, with `$1`… and `:param` substitution. */
+  to: string;
+}
+
+export interface RouteSpec {
+  readonly kind: 'route';
+  /** `[host][path]`, e.g. `'api.example.com/v1/*'`, `'*.example.com'`, `'/users/:id'`. */
+  match: string;
+  methods?: string[];
+  target?: RouteTarget;
+  stripPrefix?: string;
+  rewrite?: RewriteSpec;
+  headers?: HeaderRules;
+  /** Host header sent upstream: `'preserve'` (default), `'upstream'` (the upstream's authority) or a literal. */
+  hostHeader?: string;
+  /** Upstream identity headers removed from responses. Default `['server', 'x-powered-by']`; `[]` keeps them. */
+  hideHeaders?: string[];
+  /** Largest request body accepted, 413 above it. Default `'10mb'`; `false` for no limit. */
+  bodyLimit?: ByteSize | false;
+  /** Whole-request timeout for this route (client sending the request). */
+  timeouts?: TimeoutsSpec;
+  /** Options for later features (waf, rateLimit, cache, geo) land here as their issues do. */
+  features?: Record<string, unknown>;
+  at?: SourceLocation;
+}
+
+export interface LimitsSpec {
+  /** Largest request head (request line + headers), 431 above it. Default 16kb. */
+  maxHeaderSize?: ByteSize;
+  /** Time a client has to send the complete request head. Default 10s. */
+  headersTimeout?: Duration;
+  /** Time a client has to send the complete request (head and body). Default 60s. */
+  requestTimeout?: Duration;
+  /** Idle keep-alive connection timeout. Default 65s. */
+  keepAliveTimeout?: Duration;
+  /** Max concurrent client connections per listener. Default 10000. */
+  maxConnections?: number;
+  /** Graceful shutdown deadline. Default 10s. */
+  drainTimeout?: Duration;
+}
+
+export interface LogSpec {
+  /** Access log on/off. Default on. */
+  access?: boolean;
+  level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+export interface ConfigSpec {
+  readonly kind: 'config';
+  listen: string[];
+  routes: RouteSpec[];
+  trustProxies?: string[];
+  /** Add a `Via` header: `true` for `1.1 proxykit`, a string for a custom pseudonym. */
+  via?: boolean | string;
+  limits?: LimitsSpec;
+  log?: LogSpec;
+  admin?: { listen: string };
+  tls?: unknown;
+  redis?: string;
+  at?: SourceLocation;
+}
