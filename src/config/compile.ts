@@ -1,0 +1,191 @@
+/**
+ * ConfigSpec → Plan. Runs once per (re)load, after validation. Everything the request path needs
+ * is resolved here so that it never parses, validates or builds a regular expression per request.
+ */
+import { BlockList, isIP } from 'node:net';
+import type { Pool as UndiciPool } from 'undici';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import type { ConfigSpec, HeaderEdits, PoolSpec, RouteSpec, RouteTarget } from './spec.js';
+import { parseByteSize, parseDuration } from './units.js';
+import { parseMatch, paramNames } from '../engine/match.js';
+import type { CompiledHeaderEdits, CompiledRoute, ListenAddress, Plan, ResolvedLimits, RouteAction } from '../engine/plan.js';
+import { DispatcherRegistry, UpstreamPool } from '../balance/pool.js';
+import { Upstream } from '../balance/upstream.js';
+import { Router } from '../engine/router.js';
+import { FORWARDING_HEADERS, NameSet, REQUEST_HOP_BY_HOP, RESPONSE_HOP_BY_HOP } from '../engine/headers.js';
+
+export const DEFAULT_LIMITS = {
+  maxHeaderSize: 16 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 65_000,
+  maxConnections: 10_000,
+  drainTimeoutMs: 10_000,
+} as const satisfies ResolvedLimits;
+
+const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
+const DEFAULT_HIDDEN = ['server', 'x-powered-by'];
+const DEFAULT_TIMEOUTS = { connect: 5_000, response: 60_000, idle: 60_000 };
+
+/** Features whose builder methods exist but whose engines land with later issues. */
+const PENDING_FEATURES: Record<string, string> = {
+  waf: 'the WAF',
+  rateLimit: 'rate limiting',
+  cache: 'caching',
+  geo: 'geo routing',
+};
+
+export interface CompileResult {
+  plan: Plan;
+  /** Every undici pool the plan uses (the registry closes the others). */
+  dispatchers: Set<UndiciPool>;
+}
+
+export function compile(spec: ConfigSpec, registry: DispatcherRegistry, id: number): CompileResult {
+  const problems: ConfigProblem[] = [];
+  const dispatchers = new Set<UndiciPool>();
+  const pools = new Map<string, UpstreamPool>();
+  const poolBySpec = new Map<PoolSpec, UpstreamPool>();
+
+  const buildPool = (p: PoolSpec): UpstreamPool => {
+    const known = poolBySpec.get(p);
+    if (known) return known;
+    const t = p.timeouts ?? {};
+    const timeouts = {
+      connectMs: t.connect !== undefined ? parseDuration(t.connect) : DEFAULT_TIMEOUTS.connect,
+      responseMs: t.response !== undefined ? parseDuration(t.response) : DEFAULT_TIMEOUTS.response,
+      idleMs: t.idle !== undefined ? parseDuration(t.idle) : DEFAULT_TIMEOUTS.idle,
+    };
+    const ups = p.upstreams.map((u) => {
+      const origin = new URL(u.url).origin;
+      const d = registry.get(origin, { connectMs: timeouts.connectMs, maxConnections: p.maxConnections ?? null });
+      dispatchers.add(d);
+      return new Upstream(p.name, origin, u.weight ?? 1, u.region ?? null, d);
+    });
+    const pool = new UpstreamPool(p.name, ups, p.balance, timeouts);
+    poolBySpec.set(p, pool);
+    pools.set(p.name, pool);
+    return pool;
+  };
+
+  const routes: CompiledRoute[] = [];
+  spec.routes.forEach((r, i) => {
+    try {
+      routes.push(compileRoute(r, i, buildPool));
+    } catch (err) {
+      problems.push({ message: `route "${r.match}": ${(err as Error).message}`, at: r.at });
+    }
+  });
+  for (const r of spec.routes) {
+    for (const key of Object.keys(r.features ?? {})) {
+      const what = PENDING_FEATURES[key] ?? key;
+      problems.push({
+        message: `route "${r.match}": .${key}() is not available in this version of proxykit (${what} is not implemented yet)`,
+        at: r.at,
+        hint: `remove .${key}() from this route for now`,
+      });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const plan: Plan = {
+    id,
+    listen: spec.listen.map(parseListen),
+    routes,
+    router: new Router(routes),
+    limits: resolveLimits(spec),
+    trust: buildTrust(spec.trustProxies),
+    via: spec.via === true ? '1.1 proxykit' : typeof spec.via === 'string' ? `1.1 ${spec.via}` : null,
+    pools,
+    accessLog: spec.log?.access !== false,
+  };
+  return { plan, dispatchers };
+}
+
+function compileRoute(r: RouteSpec, index: number, buildPool: (p: PoolSpec) => UpstreamPool): CompiledRoute {
+  const match = parseMatch(r.match);
+  const target = r.target;
+  if (target === undefined) throw new Error('has no target: add .to(pool), .redirect(url) or .respond(status)');
+  const methods = r.methods && r.methods.length > 0 ? new Set(r.methods.map((m) => m.toUpperCase())) : null;
+  if (methods?.has('GET')) methods.add('HEAD');
+  let rewrite: CompiledRoute['rewrite'] = null;
+  if (r.rewrite) {
+    const usesParams = paramNames(match).some((n) => r.rewrite!.to.includes(`:${n}`));
+    rewrite = { from: new RegExp(r.rewrite.from), to: r.rewrite.to, usesParams };
+  }
+  const host = r.hostHeader ?? 'preserve';
+  const requestHeaders = compileEdits(r.headers?.request);
+  const responseHeaders = compileEdits(r.headers?.response);
+  const hide = new Set((r.hideHeaders ?? DEFAULT_HIDDEN).map((h) => h.toLowerCase()));
+  return {
+    label: `#${index} ${r.match}`,
+    match,
+    methods,
+    action: compileAction(target, buildPool),
+    stripPrefix: r.stripPrefix && r.stripPrefix !== '/' ? r.stripPrefix.replace(/\/+$/, '') : null,
+    rewrite,
+    requestHeaders,
+    responseHeaders,
+    hide,
+    requestDrop: new NameSet([...REQUEST_HOP_BY_HOP, ...FORWARDING_HEADERS, ...requestHeaders.remove]),
+    responseDrop: new NameSet([...RESPONSE_HOP_BY_HOP, 'trailer', ...hide, ...responseHeaders.remove]),
+    hostHeader: host === 'preserve' || host === 'upstream' ? host : { literal: host },
+    bodyLimit: r.bodyLimit === false ? Infinity : r.bodyLimit === undefined ? DEFAULT_BODY_LIMIT : parseByteSize(r.bodyLimit),
+  };
+}
+
+function compileAction(t: RouteTarget, buildPool: (p: PoolSpec) => UpstreamPool): RouteAction {
+  switch (t.kind) {
+    case 'pool':
+      return { kind: 'proxy', pool: buildPool(t.pool) };
+    case 'redirect':
+      return { kind: 'redirect', location: t.location, status: t.status, keepPath: t.keepPath };
+    case 'respond':
+      return { kind: 'respond', status: t.status, body: Buffer.from(t.body), headers: { ...t.headers } };
+  }
+}
+
+export function compileEdits(e: HeaderEdits | undefined): CompiledHeaderEdits {
+  const set: string[] = [];
+  const add: string[] = [];
+  const remove = new Set<string>();
+  for (const name of e?.remove ?? []) remove.add(name.toLowerCase());
+  for (const [k, v] of Object.entries(e?.set ?? {})) {
+    remove.add(k.toLowerCase());
+    set.push(k, v);
+  }
+  for (const [k, v] of Object.entries(e?.add ?? {})) add.push(k, v);
+  return { remove, set, add, empty: remove.size === 0 && add.length === 0 };
+}
+
+export function parseListen(url: string): ListenAddress {
+  const u = new URL(url);
+  const protocol = u.protocol === 'https:' ? 'https' : 'http';
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const port = u.port === '' ? (protocol === 'https' ? 443 : 80) : Number(u.port);
+  return { url, protocol, host, port };
+}
+
+function resolveLimits(spec: ConfigSpec): ResolvedLimits {
+  const l = spec.limits ?? {};
+  return {
+    maxHeaderSize: l.maxHeaderSize !== undefined ? parseByteSize(l.maxHeaderSize) : DEFAULT_LIMITS.maxHeaderSize,
+    headersTimeoutMs: l.headersTimeout !== undefined ? parseDuration(l.headersTimeout) : DEFAULT_LIMITS.headersTimeoutMs,
+    requestTimeoutMs: l.requestTimeout !== undefined ? parseDuration(l.requestTimeout) : DEFAULT_LIMITS.requestTimeoutMs,
+    keepAliveTimeoutMs: l.keepAliveTimeout !== undefined ? parseDuration(l.keepAliveTimeout) : DEFAULT_LIMITS.keepAliveTimeoutMs,
+    maxConnections: l.maxConnections ?? DEFAULT_LIMITS.maxConnections,
+    drainTimeoutMs: l.drainTimeout !== undefined ? parseDuration(l.drainTimeout) : DEFAULT_LIMITS.drainTimeoutMs,
+  };
+}
+
+function buildTrust(entries: string[] | undefined): BlockList | null {
+  if (!entries || entries.length === 0) return null;
+  const list = new BlockList();
+  for (const e of entries) {
+    const [addr, bits] = e.split('/');
+    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, family);
+    else list.addSubnet(addr, Number(bits), family);
+  }
+  return list;
+}

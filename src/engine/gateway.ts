@@ -1,0 +1,370 @@
+/**
+ * The request path: from a parsed request head to a routed action. One Gateway serves every
+ * listener; it reads the current Plan once per request, so a reload never changes the rules under
+ * a request that has already started.
+ *
+ * Phases, in order (docs/engine.md draws them with the status each one can yield):
+ *   inspect head (framing/Host checks, 400) → parse target (400) → route (404/405)
+ *   → body limit (413) → action: respond | redirect | proxy (Exchange: 502/504)
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from '../observe/logger.js';
+import { ERRORS, ProxyError, sendError, type ProxyErrorKind } from './errors.js';
+import { appendEdits, forwardedNode, namedByConnection } from './headers.js';
+import { pathMatches } from './match.js';
+import type { CompiledRoute, Plan } from './plan.js';
+import { parseTarget } from './target.js';
+import { Exchange } from './exchange.js';
+
+/** What the head pre-pass learned from rawHeaders (no `req.headers` object is ever built). */
+export interface HeadFacts {
+  host: string | undefined;
+  hostCount: number;
+  transferEncoding: boolean;
+  contentLength: string | undefined;
+  connection: string | undefined;
+  accept: string | undefined;
+  te: string | undefined;
+  xff: string | undefined;
+  xfProto: string | undefined;
+  xfHost: string | undefined;
+  forwarded: string | undefined;
+  via: string | undefined;
+}
+
+export class Gateway {
+  plan: Plan;
+  readonly logger: Logger;
+  draining = false;
+  /** Requests being served right now (for graceful drain). */
+  inflight = 0;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(plan: Plan, logger: Logger) {
+    this.plan = plan;
+    this.logger = logger;
+  }
+
+  /** node:http 'request' (and 'checkContinue', with expectContinue = true). */
+  handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    const plan = this.plan;
+    this.inflight++;
+    res.once('close', () => this.done());
+    if (this.draining) res.shouldKeepAlive = false;
+
+    const facts = inspectHead(req.rawHeaders);
+    const bad = checkHead(req, facts);
+    if (bad !== null) {
+      this.reject(req, res, plan, bad, facts);
+      return;
+    }
+    const target = parseTarget(req.url ?? '');
+    if (target === null) {
+      this.reject(req, res, plan, ERRORS.BAD_REQUEST, facts);
+      return;
+    }
+    // RFC 9112 §3.2.2: with an absolute-form target, its authority replaces Host.
+    const authority = target.authority ?? facts.host ?? '';
+    const colon = hostPortSplit(authority);
+    const hostName = (colon === -1 ? authority : authority.slice(0, colon)).toLowerCase();
+    const port = colon === -1 ? '' : authority.slice(colon + 1);
+    const method = req.method ?? 'GET';
+
+    if (method === 'OPTIONS' && req.url === '*') {
+      // Asterisk-form asks about the server itself (RFC 9110 §9.3.7); answer it here.
+      res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS', 'content-length': 0 });
+      res.end();
+      this.log(req, res, plan, null, facts, undefined, performance.now());
+      return;
+    }
+
+    const route = plan.router.match(hostName, port, method, target.path);
+    if (route === null) {
+      const allowed = plan.router.allowedMethods(hostName, port, target.path);
+      if (allowed !== null) {
+        this.reject(req, res, plan, ERRORS.METHOD_NOT_ALLOWED, facts, { allow: allowed.join(', ') });
+      } else {
+        this.reject(req, res, plan, ERRORS.NO_ROUTE, facts);
+      }
+      return;
+    }
+
+    // Body limit on a declared length is checked before anything is read or forwarded.
+    if (facts.contentLength !== undefined && Number(facts.contentLength) > route.bodyLimit) {
+      this.reject(req, res, plan, ERRORS.BODY_TOO_LARGE, facts, undefined, route);
+      return;
+    }
+
+    const action = route.action;
+    if (action.kind === 'respond') {
+      res.writeHead(action.status, { ...action.headers, 'content-length': action.body.length });
+      res.end(method === 'HEAD' ? undefined : action.body);
+      this.log(req, res, plan, route, facts, undefined, performance.now());
+      return;
+    }
+    if (action.kind === 'redirect') {
+      const location = action.keepPath ? action.location.replace(/\/+$/, '') + target.path + target.query : action.location;
+      res.writeHead(action.status, { location, 'content-length': 0 });
+      res.end();
+      this.log(req, res, plan, route, facts, undefined, performance.now());
+      return;
+    }
+
+    const pool = action.pool;
+    const upstream = pool.pick({ clientIp: clientAddress(req.socket) });
+    if (upstream === null) {
+      this.reject(req, res, plan, ERRORS.NO_UPSTREAM, facts, undefined, route);
+      return;
+    }
+
+    // The upstream target: untouched bytes unless the path was normalised or the route rewrites it.
+    let path: string;
+    if (route.stripPrefix === null && route.rewrite === null && target.authority === null && target.path.length + target.query.length === (req.url as string).length) {
+      path = req.url as string;
+    } else {
+      path = upstreamPath(route, target.path) + target.query;
+    }
+
+    const headers = buildUpstreamHeaders(req, route, plan, facts, authority, upstream.authority);
+    if (expectContinue) res.writeContinue();
+
+    let body: IncomingMessage | AsyncIterable<Buffer> | null = null;
+    if (facts.transferEncoding) {
+      body = route.bodyLimit === Infinity ? req : limitBody(req, route.bodyLimit);
+    } else if (facts.contentLength !== undefined && facts.contentLength !== '0') {
+      body = req;
+    }
+
+    const exchange = new Exchange(this, req, res, plan, route, upstream, facts);
+    exchange.start(method, path, headers, body);
+  }
+
+  reject(
+    req: IncomingMessage,
+    res: ServerResponse,
+    plan: Plan,
+    kind: ProxyErrorKind,
+    facts: HeadFacts,
+    extra?: Record<string, string>,
+    route: CompiledRoute | null = null,
+  ): void {
+    // A request refused before its body was read leaves unread bytes on the connection; closing is
+    // the only safe way not to read them as a next request.
+    const mustClose = kind.status === 400 || kind.status === 413 || facts.transferEncoding || (facts.contentLength !== undefined && facts.contentLength !== '0');
+    sendError(res, kind, facts.accept, extra, mustClose);
+    if (mustClose) res.once('finish', () => req.socket.destroySoon());
+    this.log(req, res, plan, route, facts, kind.code, performance.now());
+  }
+
+  log(
+    req: IncomingMessage,
+    res: ServerResponse,
+    plan: Plan,
+    route: CompiledRoute | null,
+    facts: HeadFacts,
+    error: string | undefined,
+    started: number,
+    upstreamLabel?: string,
+    bytes = 0,
+  ): void {
+    if (!plan.accessLog || !this.logger.accessEnabled) return;
+    this.logger.access({
+      time: Date.now(),
+      method: req.method ?? '',
+      host: facts.host ?? '',
+      path: req.url ?? '',
+      status: res.statusCode,
+      bytes,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      clientIp: clientAddress(req.socket),
+      route: route?.label,
+      upstream: upstreamLabel,
+      error,
+    });
+  }
+
+  private done(): void {
+    this.inflight--;
+    if (this.inflight === 0 && this.drainWaiters.length > 0) {
+      const w = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+}
+
+/** One pass over rawHeaders picking out what routing and forwarding need. */
+export function inspectHead(raw: string[]): HeadFacts {
+  const f: HeadFacts = {
+    host: undefined,
+    hostCount: 0,
+    transferEncoding: false,
+    contentLength: undefined,
+    connection: undefined,
+    accept: undefined,
+    te: undefined,
+    xff: undefined,
+    xfProto: undefined,
+    xfHost: undefined,
+    forwarded: undefined,
+    via: undefined,
+  };
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    switch (name.length) {
+      case 2:
+        if (name === 'TE' || name.toLowerCase() === 'te') f.te = raw[i + 1];
+        break;
+      case 3:
+        if (name.toLowerCase() === 'via') f.via = f.via === undefined ? raw[i + 1] : `${f.via}, ${raw[i + 1]}`;
+        break;
+      case 4:
+        if (name === 'Host' || name.toLowerCase() === 'host') {
+          f.hostCount++;
+          if (f.host === undefined) f.host = raw[i + 1];
+        }
+        break;
+      case 6:
+        if (name === 'Accept' || name.toLowerCase() === 'accept') f.accept = raw[i + 1];
+        break;
+      case 9:
+        if (name.toLowerCase() === 'forwarded') f.forwarded = f.forwarded === undefined ? raw[i + 1] : `${f.forwarded}, ${raw[i + 1]}`;
+        break;
+      case 10:
+        if (name === 'Connection' || name.toLowerCase() === 'connection') f.connection = f.connection === undefined ? raw[i + 1] : `${f.connection}, ${raw[i + 1]}`;
+        break;
+      case 14:
+        if (name === 'Content-Length' || name.toLowerCase() === 'content-length') f.contentLength = raw[i + 1];
+        break;
+      case 15:
+        if (name.toLowerCase() === 'x-forwarded-for') f.xff = f.xff === undefined ? raw[i + 1] : `${f.xff}, ${raw[i + 1]}`;
+        break;
+      case 16:
+        if (name.toLowerCase() === 'x-forwarded-host') f.xfHost ??= raw[i + 1];
+        break;
+      case 17: {
+        const lower = name.toLowerCase();
+        if (lower === 'transfer-encoding') f.transferEncoding = true;
+        else if (lower === 'x-forwarded-proto') f.xfProto ??= raw[i + 1];
+        break;
+      }
+    }
+  }
+  return f;
+}
+
+/** What node's parser lets through but a proxy must refuse (RFC 9112 §3.2, §6.1). */
+function checkHead(req: IncomingMessage, f: HeadFacts): ProxyErrorKind | null {
+  if (req.httpVersionMajor !== 1) return ERRORS.BAD_REQUEST; // HTTP/0.9-style request lines
+  if (f.hostCount > 1) return ERRORS.BAD_REQUEST;
+  if (f.hostCount === 0 && req.httpVersionMinor === 1) return ERRORS.BAD_REQUEST;
+  if (f.transferEncoding && req.httpVersionMinor === 0) return ERRORS.BAD_REQUEST;
+  if (f.host !== undefined && !validHost(f.host)) return ERRORS.BAD_REQUEST;
+  return null;
+}
+
+/** reg-name / IPv4 / [IPv6] with an optional port; no userinfo, no path, no spaces. */
+function validHost(h: string): boolean {
+  if (h.length === 0 || h.length > 255) return h.length === 0; // empty Host is allowed by RFC 9112 for some targets
+  for (let i = 0; i < h.length; i++) {
+    const c = h.charCodeAt(i);
+    const ok =
+      (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) ||
+      c === 46 || c === 45 || c === 58 || c === 91 || c === 93 || c === 95;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Index of the ':' before a port, or -1 (IPv6 literals keep their inner colons). */
+function hostPortSplit(authority: string): number {
+  const c = authority.lastIndexOf(':');
+  if (c === -1) return -1;
+  const bracket = authority.lastIndexOf(']');
+  return bracket > c ? -1 : c;
+}
+
+export function clientAddress(socket: Socket): string {
+  const a = socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+export function upstreamPath(route: CompiledRoute, path: string): string {
+  let p = path;
+  const prefix = route.stripPrefix;
+  if (prefix !== null && p.startsWith(prefix) && (p.length === prefix.length || p.charCodeAt(prefix.length) === 47)) {
+    p = p.slice(prefix.length);
+    if (p.length === 0) p = '/';
+  }
+  const rw = route.rewrite;
+  if (rw !== null) {
+    let to = rw.to;
+    if (rw.usesParams) {
+      const params = pathMatches(route.match.path, path);
+      if (params !== null) to = to.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (all, name: string) => params[name] ?? all);
+    }
+    p = p.replace(rw.from, to);
+    if (p.charCodeAt(0) !== 47) p = '/' + p;
+  }
+  return p;
+}
+
+/**
+ * The header list sent upstream: the client's headers minus hop-by-hop, forwarding and removed
+ * ones, then Host, X-Forwarded-*, Forwarded, Via and the route's set/add entries.
+ */
+function buildUpstreamHeaders(
+  req: IncomingMessage,
+  route: CompiledRoute,
+  plan: Plan,
+  f: HeadFacts,
+  clientAuthority: string,
+  upstreamAuthority: string,
+): string[] {
+  const raw = req.rawHeaders;
+  const drop = route.requestDrop;
+  const out: string[] = [];
+  const named = f.connection === undefined ? null : namedByConnection(f.connection);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (drop.match(name) !== null) continue;
+    if (named !== null && named.includes(name.toLowerCase())) continue;
+    out.push(name, raw[i + 1]);
+  }
+
+  const hh = route.hostHeader;
+  out.push('host', hh === 'preserve' ? clientAuthority : hh === 'upstream' ? upstreamAuthority : hh.literal);
+
+  const ip = clientAddress(req.socket);
+  const proto = (req.socket as Socket & { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  const trusted = plan.trust !== null && plan.trust.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
+  out.push('x-forwarded-for', trusted && f.xff !== undefined ? `${f.xff}, ${ip}` : ip);
+  out.push('x-forwarded-proto', trusted && f.xfProto !== undefined ? f.xfProto : proto);
+  if (clientAuthority.length > 0 || (trusted && f.xfHost !== undefined)) {
+    out.push('x-forwarded-host', trusted && f.xfHost !== undefined ? f.xfHost : clientAuthority);
+  }
+  const element = clientAuthority.length > 0
+    ? `for=${forwardedNode(ip)};host="${clientAuthority}";proto=${proto}`
+    : `for=${forwardedNode(ip)};proto=${proto}`;
+  out.push('forwarded', trusted && f.forwarded !== undefined ? `${f.forwarded}, ${element}` : element);
+  if (plan.via !== null) out.push('via', f.via !== undefined ? `${f.via}, ${plan.via}` : plan.via);
+  if (!route.requestHeaders.empty) appendEdits(out, route.requestHeaders);
+  return out;
+}
+
+/** A chunked body passed through with a running count; over the limit it fails with 413. */
+async function* limitBody(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+  let seen = 0;
+  for await (const chunk of req) {
+    seen += (chunk as Buffer).length;
+    if (seen > limit) throw new ProxyError(ERRORS.BODY_TOO_LARGE);
+    yield chunk as Buffer;
+  }
+}

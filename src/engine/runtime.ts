@@ -1,0 +1,147 @@
+/**
+ * The running proxy: validates and compiles each config into a Plan, reconciles listeners and
+ * upstream connection pools, and swaps the Plan in with one assignment. A config that fails at any
+ * step leaves the serving Plan untouched.
+ *
+ * Reload order (so that a failure can never leave a half-applied config):
+ *   validate → compile (new undici pools created, old ones still open) → bind new listeners
+ *   → swap Plan → close listeners no longer wanted → close pools no longer used (they drain).
+ */
+import type { ConfigSpec } from '../config/spec.js';
+import { assertValidConfig } from '../config/validate.js';
+import { compile } from '../config/compile.js';
+import { ConfigError } from '../config/errors.js';
+import { DispatcherRegistry } from '../balance/pool.js';
+import { Gateway } from './gateway.js';
+import { Listener } from './listener.js';
+import type { Plan } from './plan.js';
+import { TunnelSet } from './upgrade.js';
+import type { ApplyResult, ListenerInfo, Runtime, RuntimeOptions } from './runtime-api.js';
+
+class ProxyRuntime implements Runtime {
+  private readonly opts: RuntimeOptions;
+  private readonly registry = new DispatcherRegistry();
+  private readonly tunnels = new TunnelSet();
+  private readonly listenersByUrl = new Map<string, Listener>();
+  private gateway: Gateway | null = null;
+  private nextPlanId = 1;
+  private closed = false;
+  /** Reloads are serialised: a save during a reload waits for it. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: RuntimeOptions) {
+    this.opts = opts;
+  }
+
+  get listeners(): ListenerInfo[] {
+    return [...this.listenersByUrl.values()].map((l) => ({ url: l.url }));
+  }
+
+  get plan(): Plan | null {
+    return this.gateway?.plan ?? null;
+  }
+
+  apply(spec: ConfigSpec): Promise<ApplyResult> {
+    const run = this.queue.then(() => this.applyNow(spec));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async applyNow(spec: ConfigSpec): Promise<ApplyResult> {
+    if (this.closed) throw new Error('proxykit runtime is closed');
+    const t0 = performance.now();
+    assertValidConfig(spec);
+    const { plan, dispatchers } = compile(spec, this.registry, this.nextPlanId);
+
+    // Bind what is new before swapping, so an address in use fails the reload, not the proxy.
+    const gateway = this.gateway ?? new Gateway(plan, this.opts.logger);
+    const fresh: Listener[] = [];
+    const wanted = new Map<string, Listener>();
+    try {
+      for (const address of plan.listen) {
+        const existing = this.listenersByUrl.get(address.url);
+        if (existing !== undefined && !existing.needsRebind(plan.limits)) {
+          existing.updateLimits(plan.limits);
+          wanted.set(address.url, existing);
+          continue;
+        }
+        if (existing !== undefined) {
+          // maxHeaderSize is fixed at creation: free the address, then bind a new server on it.
+          await existing.close();
+          this.listenersByUrl.delete(address.url);
+        }
+        const l = new Listener(address, plan.limits, gateway, this.tunnels);
+        await l.listen();
+        fresh.push(l);
+        wanted.set(address.url, l);
+      }
+    } catch (err) {
+      await Promise.all(fresh.map((l) => l.close()));
+      // Release pools this failed plan created and the serving plan does not use.
+      const serving = this.gateway?.plan;
+      if (serving) await this.registry.retain(usedDispatchers(serving)).catch(() => {});
+      const e = err as NodeJS.ErrnoException;
+      throw new ConfigError([
+        {
+          message: e.code === 'EADDRINUSE' ? `listen: address already in use (${describe(e)})` : `listen: ${e.message}`,
+          at: spec.at,
+          hint: e.code === 'EADDRINUSE' ? 'stop the other process or pick another port in `listen`' : undefined,
+        },
+      ]);
+    }
+
+    // The swap: one assignment. Requests already running keep the Plan they captured.
+    gateway.plan = plan;
+    this.gateway = gateway;
+    this.nextPlanId++;
+
+    for (const [url, l] of this.listenersByUrl) {
+      if (!wanted.has(url)) void l.close();
+    }
+    this.listenersByUrl.clear();
+    for (const [url, l] of wanted) this.listenersByUrl.set(url, l);
+    void this.registry.retain(dispatchers);
+
+    return { planId: plan.id, listeners: this.listeners, compileMs: performance.now() - t0 };
+  }
+
+  async close(deadlineMs?: number): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue;
+    const gateway = this.gateway;
+    const deadline = deadlineMs ?? gateway?.plan.limits.drainTimeoutMs ?? 10_000;
+    if (gateway) gateway.draining = true;
+    const listeners = [...this.listenersByUrl.values()];
+    const stopped = Promise.all(listeners.map((l) => l.close()));
+    const drained = gateway ? gateway.idle() : Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), deadline);
+    });
+    const outcome = await Promise.race([Promise.all([stopped, drained]).then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.opts.logger.warn('drain deadline reached; closing remaining connections', { deadlineMs: deadline, inflight: gateway?.inflight });
+      for (const l of listeners) l.destroy();
+    }
+    this.tunnels.destroyAll();
+    if (outcome === 'timeout') await this.registry.destroyAll();
+    else await this.registry.closeAll();
+    this.listenersByUrl.clear();
+  }
+}
+
+function usedDispatchers(plan: Plan): Set<import('undici').Pool> {
+  const s = new Set<import('undici').Pool>();
+  for (const p of plan.pools.values()) for (const u of p.upstreams) s.add(u.dispatcher);
+  return s;
+}
+
+function describe(e: NodeJS.ErrnoException & { address?: string; port?: number }): string {
+  return e.address !== undefined ? `${e.address}:${e.port}` : e.message;
+}
+
+export function createRuntime(opts: RuntimeOptions): Runtime {
+  return new ProxyRuntime(opts);
+}
