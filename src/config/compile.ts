@@ -111,7 +111,7 @@ function compileRoute(r: RouteSpec, index: number, buildPool: (p: PoolSpec) => U
   let rewrite: CompiledRoute['rewrite'] = null;
   if (r.rewrite) {
     const usesParams = paramNames(match).some((n) => r.rewrite!.to.includes(`:${n}`));
-    rewrite = { from: new RegExp(r.rewrite.from), to: r.rewrite.to, usesParams };
+    rewrite = { from: new RegExp(r.rewrite.from, r.rewrite.flags), to: r.rewrite.to, usesParams };
   }
   const host = r.hostHeader ?? 'preserve';
   const requestHeaders = compileEdits(r.headers?.request);

@@ -75,6 +75,8 @@ export interface PoolSpec {
   /** Max keep-alive connections per upstream (undici `connections`). */
   maxConnections?: number;
   at?: SourceLocation;
+  /** Where each builder method was called, by method name (`{ health: { at } }`), for precise errors. */
+  calls?: Record<string, { at?: SourceLocation }>;
 }
 
 export interface HeaderEdits {
@@ -98,6 +100,8 @@ export interface RewriteSpec {
   from: string;
   /** Replacement, with `$1`… and `:param` substitution. */
   to: string;
+  /** RegExp flags (e.g. `'i'`) when `from` was given as a RegExp with flags. */
+  flags?: string;
 }
 
 export interface RouteSpec {
@@ -120,6 +124,8 @@ export interface RouteSpec {
   /** Options for later features (waf, rateLimit, cache, geo) land here as their issues do. */
   features?: Record<string, unknown>;
   at?: SourceLocation;
+  /** Where each builder method was called, by method name (`{ to: { at } }`), for precise errors. */
+  calls?: Record<string, { at?: SourceLocation }>;
 }
 
 export interface LimitsSpec {

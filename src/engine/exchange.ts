@@ -52,6 +52,7 @@ export class Exchange {
   start(method: string, path: string, headers: string[], body: Dispatcher.DispatchOptions['body'] | AsyncIterable<Buffer>): void {
     const pool = this.route.action.kind === 'proxy' ? this.route.action.pool : null;
     this.upstream.inflight++;
+    this.gateway.begin();
     this.res.once('close', this.onClientClose);
     this.upstream.dispatcher.dispatch(
       {
@@ -84,6 +85,8 @@ export class Exchange {
     this.resumeUpstream = resume;
     const res = this.res;
     if (this.clientGone || res.destroyed) return false;
+    // Draining for shutdown: finish this response, then close the connection.
+    if (this.gateway.draining) res.shouldKeepAlive = false;
     const drop = this.route.responseDrop;
     const trailersOk = this.facts.te !== undefined && this.facts.te.toLowerCase().includes('trailers');
     const out: string[] = [];
@@ -164,6 +167,7 @@ export class Exchange {
       this.errorCode = ERRORS.CLIENT_CLOSED.code;
       return;
     }
+    if (this.res.writableEnded) return; // already answered (e.g. 400 for a broken request body)
     const kind = classifyUpstreamError(err);
     this.errorCode = kind.code;
     if (this.res.headersSent) {
@@ -196,6 +200,7 @@ export class Exchange {
       if (!this.finished) this.abortUpstream?.(new ClientClosedError('client closed the connection'));
       this.errorCode ??= ERRORS.CLIENT_CLOSED.code;
     }
+    this.gateway.done();
     this.gateway.log(this.req, this.res, this.plan, this.route, this.facts, this.errorCode, this.started, this.upstream.label, this.bytes);
   };
 

@@ -49,8 +49,6 @@ export class Gateway {
   /** node:http 'request' (and 'checkContinue', with expectContinue = true). */
   handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const plan = this.plan;
-    this.inflight++;
-    res.once('close', () => this.done());
     if (this.draining) res.shouldKeepAlive = false;
 
     const facts = inspectHead(req.rawHeaders);
@@ -59,6 +57,14 @@ export class Gateway {
       this.reject(req, res, plan, bad, facts);
       return;
     }
+    if (req.method === 'OPTIONS' && req.url === '*') {
+      // Asterisk-form asks about the server itself (RFC 9110 §9.3.7); answer it here.
+      res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS', 'content-length': 0 });
+      res.end();
+      this.log(req, res, plan, null, facts, undefined, performance.now());
+      return;
+    }
+
     const target = parseTarget(req.url ?? '');
     if (target === null) {
       this.reject(req, res, plan, ERRORS.BAD_REQUEST, facts);
@@ -70,14 +76,6 @@ export class Gateway {
     const hostName = (colon === -1 ? authority : authority.slice(0, colon)).toLowerCase();
     const port = colon === -1 ? '' : authority.slice(colon + 1);
     const method = req.method ?? 'GET';
-
-    if (method === 'OPTIONS' && req.url === '*') {
-      // Asterisk-form asks about the server itself (RFC 9110 §9.3.7); answer it here.
-      res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS', 'content-length': 0 });
-      res.end();
-      this.log(req, res, plan, null, facts, undefined, performance.now());
-      return;
-    }
 
     const route = plan.router.match(hostName, port, method, target.path);
     if (route === null) {
@@ -184,7 +182,13 @@ export class Gateway {
     });
   }
 
-  private done(): void {
+  /** An Exchange started (answers made here end synchronously and need no tracking). */
+  begin(): void {
+    this.inflight++;
+  }
+
+  /** An Exchange's client response closed. */
+  done(): void {
     this.inflight--;
     if (this.inflight === 0 && this.drainWaiters.length > 0) {
       const w = this.drainWaiters;

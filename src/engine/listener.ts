@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Gateway } from './gateway.js';
 import type { ListenAddress, ResolvedLimits } from './plan.js';
 import { handleUpgrade, type TunnelSet } from './upgrade.js';
+import { ERRORS, sendError } from './errors.js';
 
 export class Listener {
   readonly address: ListenAddress;
@@ -97,9 +98,35 @@ export class Listener {
  * after a framing error nothing more on the connection can be trusted.
  */
 function onClientError(err: Error & { code?: string }, socket: Duplex): void {
-  const s = socket as Socket & { _httpMessage?: { headersSent?: boolean } | null };
-  if (err.code === 'ECONNRESET' || !s.writable || (s._httpMessage && s._httpMessage.headersSent)) {
+  const s = socket as Socket & { _httpMessage?: http.ServerResponse | null };
+  if (err.code === 'ECONNRESET' || !s.writable) {
     s.destroy();
+    return;
+  }
+  const pending = s._httpMessage;
+  if (pending && !pending.writableFinished && pending.req !== undefined && !pending.req.complete) {
+    // The error is in the body of the request being answered (bad chunk framing after a head that
+    // was fine): its upstream request is aborted by the body stream's error; the client gets a 400
+    // if nothing was sent yet, and the connection is closed either way.
+    s.pause();
+    // Fail the body stream so undici aborts the upstream request (and discards that connection).
+    pending.req.destroy(err);
+    if (!pending.headersSent) sendError(pending, ERRORS.BAD_REQUEST, undefined, undefined, true);
+    pending.once('finish', () => s.destroySoon());
+    if (pending.headersSent && !pending.writableEnded) s.destroy();
+    return;
+  }
+  if (pending && !pending.writableFinished) {
+    // Bytes after a request we are still answering (pipelined garbage, or data after
+    // `Connection: close`) are unusable: answer the good request, then close without reading more.
+    s.pause();
+    if (pending.headersSent && pending.destroyed) {
+      s.destroy();
+      return;
+    }
+    pending.shouldKeepAlive = false;
+    pending.once('finish', () => s.destroySoon());
+    pending.once('close', () => s.destroySoon());
     return;
   }
   let status = 400;

@@ -1,0 +1,152 @@
+/** What `dev`, `start` and `demo` share: load the config, start a Runtime, apply, reload. */
+import path from 'node:path';
+import { createConfigLoader, type ConfigLoader } from '../config/loader.js';
+import { ConfigError } from '../config/errors.js';
+import type { ConfigSpec } from '../config/spec.js';
+import { parseDuration } from '../config/units.js';
+import { createReloader, watchConfig, type ConfigWatcher, type Reloader } from '../config/watch.js';
+import { createRuntime } from '../engine/runtime.js';
+import type { Runtime } from '../engine/runtime-api.js';
+import type { Logger } from '../observe/logger.js';
+import { describeError, relative, summarize } from './common.js';
+
+export interface ServeOptions {
+  configPath: string;
+  /** Make the logger once the first config is known (its `log` settings), or without one. */
+  makeLogger: (spec: ConfigSpec | undefined) => Logger;
+  /** dev: watch files and keep waiting on a broken config; start: SIGHUP reloads, broken config exits. */
+  mode: 'dev' | 'start';
+  dataDir?: string;
+  /** Called once the first config serves. */
+  onServing?: (runtime: Runtime, spec: ConfigSpec) => void;
+}
+
+export interface Server {
+  runtime: Runtime;
+  logger: Logger;
+  reload(reason?: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+const listenersOf = (r: Runtime) => r.listeners.map((l) => l.url).join(', ');
+
+export async function serve(opts: ServeOptions): Promise<Server> {
+  const loader: ConfigLoader = createConfigLoader(opts.configPath);
+  let current: ConfigSpec | undefined;
+  let firstError: unknown;
+  try {
+    current = (await loader.load()).spec;
+  } catch (err) {
+    if (opts.mode === 'start' || !(err instanceof ConfigError)) {
+      await loader.dispose();
+      throw err;
+    }
+    firstError = err;
+  }
+  const logger = opts.makeLogger(current);
+  const runtime = createRuntime({ logger, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
+  let serving = false;
+
+  const announce = (spec: ConfigSpec) => {
+    const { routes, pools } = summarize(spec);
+    logger.info(`serving ${listenersOf(runtime)} — ${routes} route${routes === 1 ? '' : 's'}, ${pools} pool${pools === 1 ? '' : 's'} from ${relative(opts.configPath)}`);
+  };
+
+  if (current) {
+    try {
+      await runtime.apply(current);
+    } catch (err) {
+      // The file loaded and validated, so this is compile or listen (port in use…): nothing to wait for.
+      await runtime.close(0).catch(() => {});
+      await loader.dispose();
+      throw err;
+    }
+  }
+  if (current) {
+    serving = true;
+    announce(current);
+    opts.onServing?.(runtime, current);
+  } else {
+    logger.error(describeError(firstError));
+    logger.warn(`no config is serving yet — fix ${relative(opts.configPath)} and save; watching for changes`);
+  }
+
+  const apply = async (spec: ConfigSpec) => {
+    const before = listenersOf(runtime);
+    await runtime.apply(spec);
+    current = spec;
+    if (!serving) {
+      serving = true;
+      announce(spec);
+      opts.onServing?.(runtime, spec);
+    } else if (listenersOf(runtime) !== before) {
+      logger.info(`now listening on ${listenersOf(runtime)}`);
+    }
+  };
+  const onError = (err: unknown) => {
+    logger.error(describeError(err));
+    if (serving) logger.warn('kept the previous config serving');
+  };
+
+  let watcher: ConfigWatcher | undefined;
+  let reloader: Reloader;
+  if (opts.mode === 'dev') {
+    watcher = await watchConfig({ loader, inputs: loader.inputs, apply, logger, onError });
+    reloader = watcher;
+    logger.debug(`watching ${loader.inputs.map(relative).join(', ')}`);
+  } else {
+    reloader = createReloader({ loader, apply, logger, onError });
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    runtime,
+    logger,
+    reload: (reason) => reloader.reload(reason),
+    close() {
+      return (closing ??= (async () => {
+        await watcher?.close();
+        let drain: number | undefined;
+        try {
+          const d = current?.limits?.drainTimeout;
+          drain = d === undefined ? undefined : parseDuration(d);
+        } catch {
+          drain = undefined;
+        }
+        await runtime.close(drain);
+        await loader.dispose();
+        logger.flush?.();
+      })());
+    },
+  };
+}
+
+/** SIGINT/SIGTERM: graceful close, exit 0; a second signal exits at once. */
+export function exitOnSignals(server: Pick<Server, 'close' | 'logger'>, extra?: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (sig: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`${sig} again: exiting without waiting\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    server.logger.info(`${sig}: draining and shutting down`);
+    Promise.resolve()
+      .then(() => server.close())
+      .then(() => extra?.())
+      .then(
+        () => {
+          server.logger.flush?.();
+          process.exit(0);
+        },
+        (err: unknown) => {
+          process.stderr.write(`error while shutting down: ${describeError(err)}\n`);
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+export const defaultDataDir = (configPath: string) => path.join(path.dirname(configPath), '.proxykit');

@@ -1,0 +1,190 @@
+/**
+ * Types of the config builder: option objects, brands, and the type-level state that makes misuse
+ * a compile error (Drizzle style: used one-shot methods disappear from the builder type).
+ */
+import type {
+  BalanceSpec,
+  ByteSize,
+  Duration,
+  HeaderEdits,
+  HeaderRules,
+  HealthSpec,
+  PassiveSpec,
+  RetrySpec,
+  StickySpec,
+  TimeoutsSpec,
+  UpstreamSpec,
+} from './spec.js';
+import type { Rate } from './units.js';
+
+export type { Rate };
+
+/** Brand on route builders: `Symbol.for('proxykit.route')`, so checks work across module copies. */
+export const ROUTE_BRAND: unique symbol = Symbol.for('proxykit.route');
+/** Brand on pool builders: `Symbol.for('proxykit.pool')`. */
+export const POOL_BRAND: unique symbol = Symbol.for('proxykit.pool');
+/** Brand on the spec returned by `defineConfig`: `Symbol.for('proxykit.config')` (non-enumerable). */
+export const CONFIG_BRAND: unique symbol = Symbol.for('proxykit.config');
+/** Key of the getter that yields a builder's plain spec: `Symbol.for('proxykit.spec')`. */
+export const SPEC: unique symbol = Symbol.for('proxykit.spec');
+
+/**
+ * Marks an option key that the option type does not have. Appears in compile errors as
+ * `Type 'string' is not assignable to type 'UnknownOption<"perIP">'`.
+ */
+export interface UnknownOption<K extends PropertyKey> {
+  readonly 'unknown option, check its spelling': K;
+}
+
+/**
+ * `T` only if it has no keys beyond `Shape`'s. Catches extra keys in option objects that TS's own
+ * excess-property check misses (options held in a variable, spreads).
+ */
+export type Exact<T, Shape> = T & { [K in Exclude<keyof T, keyof Shape>]: UnknownOption<K> };
+
+/** `Exact` for `.headers()`, also checking the nested `request` / `response` edit objects. */
+export type ExactHeaders<O> = Exact<O, HeaderRules> & {
+  [K in keyof O & ('request' | 'response')]?: Exact<O[K], HeaderEdits>;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Option types
+// ---------------------------------------------------------------------------------------------
+
+/** An upstream: `'http://10.0.0.1:3000'` or `{ url, weight?, region? }`. */
+export type UpstreamInput = string | UpstreamSpec;
+
+/** Options of `.health()`: active health checks. */
+export type HealthOptions = HealthSpec;
+/** Options of `.passive()`: ejection after consecutive failures of real traffic. */
+export type PassiveOptions = PassiveSpec;
+/** Options of `.retry()`. */
+export type RetryOptions = RetrySpec;
+/** Options of `.timeouts()`. */
+export type TimeoutOptions = TimeoutsSpec;
+/** Options of `.sticky()`. */
+export type StickyOptions = StickySpec;
+/** Argument of `.balance()`. */
+export type BalanceOptions = BalanceSpec;
+/** Argument of `.headers()`. */
+export type HeaderOptions = HeaderRules;
+
+/** Options of `.redirect()`. */
+export interface RedirectOptions {
+  /** Append the request path (and query) to `location`. Default `false`. */
+  keepPath?: boolean;
+}
+
+/** Redirect status codes. */
+export type RedirectStatus = 301 | 302 | 303 | 307 | 308;
+
+/** Options of `.waf()`. */
+export interface WafOptions {
+  /** `'block'` answers 403 on a match; `'detect'` only logs. Default `'block'`. */
+  mode?: 'block' | 'detect';
+  /** Rule strictness, 1 (few false positives) to 4. Default 1. */
+  paranoia?: 1 | 2 | 3 | 4;
+}
+
+/** Options of `.rateLimit()`. */
+export interface RateLimitOptions {
+  /** Sustained rate allowed per client IP, e.g. `'100/s'`. */
+  perIp?: Rate;
+  /** Requests allowed above the rate in a burst. Default: the rate's count. */
+  burst?: number;
+}
+
+/** Options of `.cache()`. */
+export interface CacheOptions {
+  /** Freshness when the origin says nothing. Default: follow the origin's headers. */
+  maxAge?: Duration;
+  /** How long a stale entry may be served while it is refreshed. Default none. */
+  staleWhileRevalidate?: Duration;
+}
+
+/** Options of `.geo()`. */
+export interface GeoOptions {
+  /** Pool per country or continent code (`'DE'`, `'EU'`), overriding `.to()`. */
+  pools?: Record<string, AnyPool>;
+  /** Country or continent codes answered with 403. */
+  deny?: string[];
+  /** Pick the pool upstream whose `region` is closest to the client. Default `false`. */
+  nearest?: boolean;
+}
+
+/** ACME (automatic certificates) options of `tls.acme`. */
+export interface AcmeOptions {
+  /** Contact address for the ACME account. */
+  email: string;
+  /** ACME directory URL. Default Let's Encrypt production. */
+  directory?: string;
+  /** Challenge types to use. Default `['http-01', 'tls-alpn-01']`. */
+  challenges?: Array<'http-01' | 'tls-alpn-01' | 'dns-01'>;
+  /** Issue certificates on demand during TLS handshakes, when `ask(name)` allows. */
+  onDemand?: { ask: (name: string) => boolean | Promise<boolean> };
+}
+
+/** `tls` config: ACME, files, or `'internal'` (a local CA). */
+export type TlsOptions =
+  | 'internal'
+  | { acme: AcmeOptions }
+  | { certs: Array<{ cert: string; key: string }> };
+
+/** Options of `.to()` on a route: a pool builder or a single upstream URL string. */
+export type Target = AnyPool | string;
+
+// ---------------------------------------------------------------------------------------------
+// Builder state
+// ---------------------------------------------------------------------------------------------
+
+/** The three route targets; using one removes all three. */
+export type TargetMethod = 'to' | 'redirect' | 'respond';
+
+/** Any route builder, whatever was set. */
+export interface AnyRoute {
+  readonly [ROUTE_BRAND]: true;
+  readonly _: { readonly hasTarget: boolean; readonly used: string };
+}
+
+/** A route builder that has a target (`.to()`, `.redirect()` or `.respond()`); `defineConfig` takes only these. */
+export interface TargetedRoute extends AnyRoute {
+  readonly _: { readonly hasTarget: true; readonly used: string };
+}
+
+/** Any pool builder, whatever was set. */
+export interface AnyPool {
+  readonly [POOL_BRAND]: true;
+  readonly _: { readonly used: string };
+}
+
+/** Options of `defineConfig`. Only `routes` is required. */
+export interface ConfigOptions {
+  /** Listener URLs, `http://host:port` or `https://host:port`. Default `['http://127.0.0.1:8080']`. */
+  listen?: string | string[];
+  /** Routes in order; the first that matches a request serves it. */
+  routes: TargetedRoute[];
+  /** IPs/CIDRs whose `X-Forwarded-For` / `Forwarded` headers are believed. Default none. */
+  trustProxies?: string[];
+  /** Add a `Via` header: `true` for `1.1 proxykit`, a string for a custom pseudonym. Default `false`. */
+  via?: boolean | string;
+  /** Connection and request limits (defaults in `LimitsSpec`). */
+  limits?: {
+    maxHeaderSize?: ByteSize;
+    headersTimeout?: Duration;
+    requestTimeout?: Duration;
+    keepAliveTimeout?: Duration;
+    maxConnections?: number;
+    drainTimeout?: Duration;
+  };
+  /** Logging. Default access log on, level `'info'`. */
+  log?: {
+    access?: boolean;
+    level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  };
+  /** The admin API listener. Default off. */
+  admin?: { listen: string };
+  /** TLS for https listeners. */
+  tls?: TlsOptions;
+  /** Redis URL for state shared across instances. Default none (in-process state). */
+  redis?: string;
+}

@@ -1,0 +1,709 @@
+/**
+ * Validation of a plain `ConfigSpec`: every problem found (not just the first), each with the
+ * location of the builder call at fault, a message naming the thing, and a hint with the fix.
+ *
+ * The builder's types catch most mistakes in an editor; this catches the rest at load time, and
+ * everything for plain-JS configs (`as any`, wrong option names, values out of range).
+ */
+import { isIP } from 'node:net';
+import { parseMatch } from '../engine/match.js';
+import { poolContent } from './builder.js';
+import { ConfigError, formatLocation, type ConfigProblem } from './errors.js';
+import type { ConfigSpec, HeaderEdits, PoolSpec, RouteSpec, SourceLocation } from './spec.js';
+import { parseByteSize, parseDuration, parseRate, type Rate } from './units.js';
+import type { ByteSize, Duration } from './spec.js';
+
+/** RFC 9110 `token` (method and header-name syntax). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\r\n\0]/;
+const BALANCE_ALGORITHMS = ['round-robin', 'weighted', 'least-conn', 'random', 'p2c-ewma'];
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const ACME_CHALLENGES = ['http-01', 'tls-alpn-01', 'dns-01'];
+
+const KEYS = {
+  config: ['kind', 'listen', 'routes', 'trustProxies', 'via', 'limits', 'log', 'admin', 'tls', 'redis', 'at'],
+  limits: ['maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'drainTimeout'],
+  log: ['access', 'level'],
+  admin: ['listen'],
+  acme: ['email', 'directory', 'challenges', 'onDemand'],
+  route: [
+    'kind', 'match', 'methods', 'target', 'stripPrefix', 'rewrite', 'headers', 'hostHeader', 'hideHeaders',
+    'bodyLimit', 'timeouts', 'features', 'at', 'calls',
+  ],
+  pool: [
+    'kind', 'name', 'upstreams', 'balance', 'sticky', 'health', 'passive', 'retry', 'timeouts', 'maxConnections',
+    'at', 'calls',
+  ],
+  upstream: ['url', 'weight', 'region'],
+  health: ['path', 'interval', 'timeout', 'healthy', 'unhealthy', 'expect'],
+  passive: ['failures', 'ejectFor'],
+  retry: ['attempts', 'statuses'],
+  timeouts: ['connect', 'response', 'idle'],
+  sticky: ['cookie'],
+  headers: ['request', 'response'],
+  headerEdits: ['set', 'add', 'remove'],
+  rewrite: ['from', 'to', 'flags'],
+  redirect: ['kind', 'location', 'status', 'keepPath'],
+  respond: ['kind', 'status', 'body', 'headers'],
+  waf: ['mode', 'paranoia'],
+  rateLimit: ['perIp', 'burst'],
+  cache: ['maxAge', 'staleWhileRevalidate'],
+  geo: ['pools', 'deny', 'nearest'],
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+function q(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isPositiveInt(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) > 0;
+}
+
+/** Levenshtein distance (case-insensitive). */
+export function editDistance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The closest of `known` to `word`, if it is close enough to be a likely typo. */
+export function didYouMean(word: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(word, k);
+    if (d < bestD) {
+      best = k;
+      bestD = d;
+    }
+  }
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3))) return best;
+  // A prefix either way ('warning' → 'warn', 'conn' → 'connect').
+  const w = word.toLowerCase();
+  return w.length >= 3 ? known.find((k) => k.toLowerCase().startsWith(w) || w.startsWith(k.toLowerCase())) : undefined;
+}
+
+function suggestHint(word: string, known: readonly string[], what = 'known options'): string {
+  const s = didYouMean(word, known);
+  const list = `${what}: ${known.join(', ')}`;
+  return s ? `did you mean ${q(s)}? (${list})` : list;
+}
+
+class Collector {
+  readonly problems: ConfigProblem[] = [];
+
+  add(message: string, at: SourceLocation | undefined, hint: string): void {
+    const p: ConfigProblem = { message, hint };
+    if (at) p.at = at;
+    this.problems.push(p);
+  }
+
+  /** Unknown keys of an options object, with a did-you-mean suggestion. */
+  keys(obj: unknown, known: readonly string[], label: string, at: SourceLocation | undefined): void {
+    if (!isObject(obj)) return;
+    const internal = ['kind', 'at', 'calls'];
+    for (const key of Object.keys(obj)) {
+      if (known.includes(key)) continue;
+      const shown = known.filter((k) => !internal.includes(k));
+      this.add(`${label}: unknown option ${q(key)}`, at, suggestHint(key, shown));
+    }
+  }
+
+  object(value: unknown, label: string, at: SourceLocation | undefined, example: string): value is Record<string, unknown> {
+    if (isObject(value)) return true;
+    this.add(`${label} must be an object, got ${q(value)}`, at, `e.g. ${example}`);
+    return false;
+  }
+
+  duration(value: unknown, label: string, at: SourceLocation | undefined): void {
+    if (value === undefined) return;
+    try {
+      parseDuration(value as Duration);
+    } catch (err) {
+      this.add(`${label}: ${(err as Error).message}`, at, "write a number of milliseconds or a string like '500ms', '30s', '5m', '1h'");
+    }
+  }
+
+  size(value: unknown, label: string, at: SourceLocation | undefined): void {
+    if (value === undefined) return;
+    try {
+      parseByteSize(value as ByteSize);
+    } catch (err) {
+      this.add(`${label}: ${(err as Error).message}`, at, "write a number of bytes or a string like '512kb', '10mb', '1gb'");
+    }
+  }
+
+  positiveInt(value: unknown, label: string, at: SourceLocation | undefined, allowZero = false): void {
+    if (value === undefined) return;
+    const ok = Number.isSafeInteger(value) && (value as number) >= (allowZero ? 0 : 1);
+    if (!ok) this.add(`${label} must be a ${allowZero ? 'non-negative' : 'positive'} whole number, got ${q(value)}`, at, allowZero ? 'e.g. 0, 1, 2' : 'e.g. 1, 2, 3');
+  }
+
+  status(value: unknown, label: string, at: SourceLocation | undefined): void {
+    if (!(Number.isInteger(value) && (value as number) >= 100 && (value as number) <= 599)) {
+      this.add(`${label}: status ${q(value)} is not an HTTP status code`, at, 'expected a whole number from 100 to 599');
+    }
+  }
+
+  headerName(name: unknown, label: string, at: SourceLocation | undefined): void {
+    if (typeof name !== 'string' || !TOKEN.test(name)) {
+      this.add(`${label}: header name ${q(name)} is not valid`, at, "header names are letters, digits and !#$%&'*+-.^_`|~ (no spaces or colons), e.g. 'x-request-id'");
+    }
+  }
+
+  headerValue(name: string, value: unknown, label: string, at: SourceLocation | undefined): void {
+    if (typeof value !== 'string') {
+      this.add(`${label}: header ${q(name)} has value ${q(value)}, not a string`, at, `write the value as a string, e.g. { ${q(name)}: '${String(value)}' }`);
+    } else if (BAD_VALUE.test(value)) {
+      this.add(`${label}: header ${q(name)} value contains CR, LF or NUL`, at, 'remove line breaks and NUL characters from header values');
+    }
+  }
+
+  headerMap(map: unknown, label: string, at: SourceLocation | undefined): void {
+    if (map === undefined) return;
+    if (!this.object(map, label, at, "{ 'x-env': 'prod' }")) return;
+    for (const [name, value] of Object.entries(map)) {
+      this.headerName(name, label, at);
+      this.headerValue(name, value, label, at);
+    }
+  }
+
+  nameList(list: unknown, label: string, at: SourceLocation | undefined): void {
+    if (list === undefined) return;
+    if (!Array.isArray(list)) {
+      this.add(`${label} must be an array of header names, got ${q(list)}`, at, "e.g. ['x-debug']");
+      return;
+    }
+    for (const name of list) this.headerName(name, label, at);
+  }
+}
+
+/** `url`'s problems as an origin (`http(s)://host[:port]`), or undefined when it is fine. */
+function originProblem(url: unknown, what: string, protocols: readonly string[] = ['http:', 'https:']): { message: string; hint: string } | undefined {
+  const expected = `expected ${protocols.map((p) => `${p}//host:port`).join(' or ')}`;
+  if (typeof url !== 'string') return { message: `${what} ${q(url)} is not a URL string`, hint: expected };
+  const port = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/@]*@)?(?:\[[^\]]*\]|[^/:?#]*):(\d+)/i.exec(url)?.[1];
+  if (port !== undefined && Number(port) > 65535) {
+    return { message: `${what} ${q(url)} has port ${port}, out of range`, hint: 'ports are 0 to 65535' };
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { message: `${what} ${q(url)} is not a URL`, hint: expected };
+  }
+  if (!protocols.includes(u.protocol)) {
+    return { message: `${what} ${q(url)} uses ${u.protocol.slice(0, -1)}:, not ${protocols.map((p) => p.slice(0, -1)).join(' or ')}`, hint: expected };
+  }
+  if (!u.hostname) return { message: `${what} ${q(url)} has no host`, hint: expected };
+  if (u.username || u.password) return { message: `${what} ${q(url)} contains credentials`, hint: `${expected}, without user:password@` };
+  if (u.pathname !== '/' && u.pathname !== '' || u.search || u.hash) {
+    const extra = u.pathname !== '/' && u.pathname !== '' ? `a path (${q(u.pathname)})` : u.search ? `a query (${q(u.search)})` : `a fragment (${q(u.hash)})`;
+    return {
+      message: `${what} ${q(url)} has ${extra}; only an origin is allowed`,
+      hint: `${expected} with nothing after the port (or just '/'); change paths on the route with .stripPrefix() or .rewrite()`,
+    };
+  }
+  return undefined;
+}
+
+function cidrOk(entry: string): boolean {
+  const slash = entry.indexOf('/');
+  if (slash === -1) return isIP(entry) !== 0;
+  const addr = entry.slice(0, slash);
+  const bits = entry.slice(slash + 1);
+  const family = isIP(addr);
+  if (family === 0 || !/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Every problem in `spec`: listeners, upstreams, options, units, match patterns, headers, status
+ * codes, duplicate pool names, unknown option keys (with did-you-mean), trusted proxies, routes
+ * without a target. Returns `[]` for a valid config.
+ *
+ * @example
+ * const problems = validateConfig(spec);
+ * if (problems.length) console.error(formatProblems(problems));
+ */
+export function validateConfig(spec: ConfigSpec): ConfigProblem[] {
+  const c = new Collector();
+  if (!isObject(spec) || spec.kind !== 'config') {
+    c.add(`the config is not a defineConfig() result (got ${q(spec)})`, undefined, "export default defineConfig({ routes: [...] })");
+    return c.problems;
+  }
+  const at = spec.at;
+  c.keys(spec, KEYS.config, 'config', at);
+
+  // listen
+  if (!Array.isArray(spec.listen) || spec.listen.length === 0) {
+    c.add('config: `listen` has no listener URL', at, "e.g. listen: ['http://127.0.0.1:8080']");
+  } else {
+    const seen = new Set<string>();
+    for (const l of spec.listen) {
+      const p = originProblem(l, 'listen');
+      if (p) c.add(`config: ${p.message}`, at, p.hint);
+      else if (seen.has(l)) c.add(`config: listen ${q(l)} is listed twice`, at, 'list each listener once');
+      seen.add(l);
+    }
+  }
+
+  // trustProxies
+  if (spec.trustProxies !== undefined) {
+    if (!Array.isArray(spec.trustProxies)) {
+      c.add(`config: trustProxies must be an array, got ${q(spec.trustProxies)}`, at, "e.g. trustProxies: ['10.0.0.0/8', '127.0.0.1']");
+    } else {
+      for (const entry of spec.trustProxies) {
+        if (typeof entry !== 'string' || !cidrOk(entry)) {
+          c.add(`config: trustProxies entry ${q(entry)} is not an IP address or CIDR range`, at, "expected e.g. '10.0.0.0/8', '192.168.1.10' or 'fd00::/8'");
+        }
+      }
+    }
+  }
+
+  if (spec.via !== undefined && typeof spec.via !== 'boolean' && (typeof spec.via !== 'string' || spec.via === '' || BAD_VALUE.test(spec.via))) {
+    c.add(`config: via ${q(spec.via)} is not valid`, at, "use true (for '1.1 proxykit') or a pseudonym string like 'edge-1'");
+  }
+
+  if (spec.limits !== undefined && c.object(spec.limits, 'config: limits', at, "{ maxHeaderSize: '16kb' }")) {
+    const l = spec.limits;
+    c.keys(l, KEYS.limits, 'config: limits', at);
+    c.size(l.maxHeaderSize, 'config: limits.maxHeaderSize', at);
+    c.duration(l.headersTimeout, 'config: limits.headersTimeout', at);
+    c.duration(l.requestTimeout, 'config: limits.requestTimeout', at);
+    c.duration(l.keepAliveTimeout, 'config: limits.keepAliveTimeout', at);
+    c.duration(l.drainTimeout, 'config: limits.drainTimeout', at);
+    c.positiveInt(l.maxConnections, 'config: limits.maxConnections', at);
+  }
+
+  if (spec.log !== undefined && c.object(spec.log, 'config: log', at, "{ level: 'info' }")) {
+    c.keys(spec.log, KEYS.log, 'config: log', at);
+    if (spec.log.access !== undefined && typeof spec.log.access !== 'boolean') {
+      c.add(`config: log.access must be true or false, got ${q(spec.log.access)}`, at, 'access: false turns the access log off');
+    }
+    if (spec.log.level !== undefined && !LOG_LEVELS.includes(spec.log.level as string)) {
+      c.add(`config: log.level ${q(spec.log.level)} is not a level`, at, suggestHint(String(spec.log.level), LOG_LEVELS, 'levels'));
+    }
+  }
+
+  if (spec.admin !== undefined && c.object(spec.admin, 'config: admin', at, "{ listen: 'http://127.0.0.1:2019' }")) {
+    c.keys(spec.admin, KEYS.admin, 'config: admin', at);
+    const p = originProblem(spec.admin.listen, 'admin.listen');
+    if (p) c.add(`config: ${p.message}`, at, p.hint);
+  }
+
+  if (spec.redis !== undefined) {
+    const p = originProblem(spec.redis, 'redis', ['redis:', 'rediss:']);
+    // A Redis URL may carry credentials and a database number (/0).
+    const lenient = p && !/credentials|a path|a query/.test(p.message);
+    if (lenient) c.add(`config: ${p.message}`, at, p.hint);
+  }
+
+  validateTls(c, spec.tls, at);
+
+  // routes and pools
+  if (!Array.isArray(spec.routes)) {
+    c.add(`config: routes must be an array, got ${q(spec.routes)}`, at, "e.g. routes: [route('/*').to('http://127.0.0.1:3000')]");
+    return c.problems;
+  }
+  const pools = new Set<PoolSpec>();
+  spec.routes.forEach((r, i) => validateRoute(c, r, i, pools));
+  validatePools(c, pools);
+  return c.problems;
+}
+
+/**
+ * Throws a `ConfigError` carrying every problem when `spec` is not valid.
+ *
+ * @example
+ * assertValidConfig(spec); // then compile
+ */
+export function assertValidConfig(spec: ConfigSpec): void {
+  const problems = validateConfig(spec);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
+function validateTls(c: Collector, tls: unknown, at: SourceLocation | undefined): void {
+  if (tls === undefined || tls === 'internal') return;
+  const example = "tls: { acme: { email: 'ops@example.com' } }, { certs: [{ cert: 'a.pem', key: 'a.key' }] } or 'internal'";
+  if (!isObject(tls)) {
+    c.add(`config: tls ${q(tls)} is not valid`, at, `use ${example}`);
+    return;
+  }
+  c.keys(tls, ['acme', 'certs'], 'config: tls', at);
+  if ('acme' in tls && 'certs' in tls) c.add('config: tls has both acme and certs', at, 'use one of them');
+  if (tls.acme !== undefined && c.object(tls.acme, 'config: tls.acme', at, "{ email: 'ops@example.com' }")) {
+    const a = tls.acme;
+    c.keys(a, KEYS.acme, 'config: tls.acme', at);
+    if (typeof a.email !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(a.email)) {
+      c.add(`config: tls.acme.email ${q(a.email)} is not an email address`, at, "e.g. email: 'ops@example.com'");
+    }
+    if (a.directory !== undefined) {
+      let ok = false;
+      try {
+        ok = typeof a.directory === 'string' && ['http:', 'https:'].includes(new URL(a.directory).protocol);
+      } catch {
+        ok = false;
+      }
+      if (!ok) c.add(`config: tls.acme.directory ${q(a.directory)} is not a URL`, at, "e.g. 'https://acme-staging-v02.api.letsencrypt.org/directory'");
+    }
+    if (a.challenges !== undefined) {
+      const list = Array.isArray(a.challenges) ? a.challenges : [a.challenges];
+      for (const ch of list) {
+        if (!ACME_CHALLENGES.includes(ch as string)) {
+          c.add(`config: tls.acme.challenges: ${q(ch)} is not a challenge type`, at, suggestHint(String(ch), ACME_CHALLENGES, 'challenge types'));
+        }
+      }
+    }
+    if (a.onDemand !== undefined && !(isObject(a.onDemand) && typeof a.onDemand.ask === 'function')) {
+      c.add('config: tls.acme.onDemand needs an ask function', at, 'onDemand: { ask: (name) => name.endsWith(\'.example.com\') }');
+    }
+  }
+  if (tls.certs !== undefined) {
+    if (!Array.isArray(tls.certs) || tls.certs.length === 0) {
+      c.add('config: tls.certs must be a non-empty array', at, "certs: [{ cert: 'a.pem', key: 'a.key' }]");
+    } else {
+      tls.certs.forEach((pair: unknown, i: number) => {
+        if (!isObject(pair) || typeof pair.cert !== 'string' || typeof pair.key !== 'string' || !pair.cert || !pair.key) {
+          c.add(`config: tls.certs[${i}] needs cert and key file paths`, at, "{ cert: 'a.pem', key: 'a.key' }");
+        } else {
+          c.keys(pair, ['cert', 'key'], `config: tls.certs[${i}]`, at);
+        }
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+// ---------------------------------------------------------------------------------------------
+
+function validateRoute(c: Collector, r: RouteSpec, index: number, pools: Set<PoolSpec>): void {
+  if (!isObject(r) || r.kind !== 'route') {
+    c.add(`config: routes[${index}] is not a route (got ${q(r)})`, undefined, "build routes with route('/path').to(...)");
+    return;
+  }
+  const label = `route ${q(r.match)}`;
+  const loc = (method: string): SourceLocation | undefined => r.calls?.[method]?.at ?? r.at;
+  c.keys(r, KEYS.route, label, r.at);
+
+  try {
+    parseMatch(r.match);
+  } catch (err) {
+    c.add(`${label}: ${(err as Error).message}`, r.at, "write [host][path]: 'example.com/*', '*.example.com/api/*', '/users/:id'");
+  }
+
+  if (r.methods !== undefined) {
+    if (!Array.isArray(r.methods) || r.methods.length === 0) {
+      c.add(`${label}: methods must list at least one method`, loc('methods'), ".methods('GET', 'POST')");
+    } else {
+      for (const m of r.methods) {
+        if (typeof m !== 'string' || !TOKEN.test(m)) {
+          c.add(`${label}: method ${q(m)} is not an HTTP method`, loc('methods'), "methods are tokens like 'GET', 'POST', 'PURGE' (no spaces)");
+        }
+      }
+    }
+  }
+
+  const t = r.target;
+  if (t === undefined) {
+    c.add(`${label} has no target`, r.at, "add .to(pool or 'http://host:port'), .redirect(url) or .respond(status, body)");
+  } else if (!isObject(t)) {
+    c.add(`${label}: target ${q(t)} is not valid`, r.at, 'use .to(), .redirect() or .respond()');
+  } else if (t.kind === 'pool') {
+    if (!isObject(t.pool) || t.pool.kind !== 'pool') {
+      c.add(`${label}: .to() target is not a pool`, loc('to'), "pass a pool('name', [...]) or a URL string");
+    } else {
+      pools.add(t.pool);
+    }
+  } else if (t.kind === 'redirect') {
+    const at = loc('redirect');
+    c.keys(t, KEYS.redirect, `${label}: redirect`, at);
+    if (typeof t.location !== 'string' || t.location === '' || BAD_VALUE.test(t.location)) {
+      c.add(`${label}: redirect location ${q(t.location)} is not valid`, at, "use an absolute URL ('https://example.com/') or a path ('/new')");
+    } else if (!t.location.startsWith('/')) {
+      try {
+        new URL(t.location);
+      } catch {
+        c.add(`${label}: redirect location ${q(t.location)} is not a URL or a path`, at, "use an absolute URL ('https://example.com/') or a path ('/new')");
+      }
+    }
+    if (!REDIRECT_STATUSES.includes(t.status as number)) {
+      c.add(`${label}: redirect status ${q(t.status)} is not a redirect status`, at, 'use 301, 302, 303, 307 or 308');
+    }
+    if (typeof t.keepPath !== 'boolean') c.add(`${label}: redirect keepPath must be true or false`, at, '{ keepPath: true }');
+  } else if (t.kind === 'respond') {
+    const at = loc('respond');
+    c.keys(t, KEYS.respond, `${label}: respond`, at);
+    c.status(t.status, `${label}: respond`, at);
+    if (typeof t.body !== 'string') c.add(`${label}: respond body must be a string, got ${q(t.body)}`, at, ".respond(200, 'ok') or JSON.stringify(value)");
+    c.headerMap(t.headers, `${label}: respond headers`, at);
+  } else {
+    c.add(`${label}: target kind ${q((t as { kind?: unknown }).kind)} is unknown`, r.at, 'use .to(), .redirect() or .respond()');
+  }
+
+  if (r.stripPrefix !== undefined) {
+    const p = r.stripPrefix;
+    if (typeof p !== 'string' || !p.startsWith('/') || /[\s?#]/.test(p)) {
+      c.add(`${label}: stripPrefix ${q(p)} is not a path prefix`, loc('stripPrefix'), "a prefix starts with '/', e.g. .stripPrefix('/v1')");
+    }
+  }
+
+  if (r.rewrite !== undefined && c.object(r.rewrite, `${label}: rewrite`, loc('rewrite'), "{ from: '^/old/', to: '/new/' }")) {
+    const at = loc('rewrite');
+    c.keys(r.rewrite, KEYS.rewrite, `${label}: rewrite`, at);
+    try {
+      new RegExp(String(r.rewrite.from), r.rewrite.flags ?? '');
+    } catch (err) {
+      c.add(`${label}: rewrite pattern ${q(r.rewrite.from)} is not a valid regular expression: ${(err as Error).message}`, at, 'fix the pattern, e.g. .rewrite(/^\\/old\\/(.*)$/, \'/new/$1\')');
+    }
+    if (typeof r.rewrite.to !== 'string' || BAD_VALUE.test(r.rewrite.to)) {
+      c.add(`${label}: rewrite replacement ${q(r.rewrite.to)} is not valid`, at, "a path string with $1… or :param, e.g. '/new/$1'");
+    }
+  }
+
+  if (r.headers !== undefined && c.object(r.headers, `${label}: headers`, loc('headers'), "{ request: { set: { 'x-env': 'prod' } } }")) {
+    const at = loc('headers');
+    c.keys(r.headers, KEYS.headers, `${label}: headers`, at);
+    for (const side of ['request', 'response'] as const) {
+      const edits = r.headers[side] as HeaderEdits | undefined;
+      if (edits === undefined) continue;
+      const l = `${label}: headers.${side}`;
+      if (!c.object(edits, l, at, "{ set: { 'x-env': 'prod' }, remove: ['x-debug'] }")) continue;
+      c.keys(edits, KEYS.headerEdits, l, at);
+      c.headerMap(edits.set, `${l}.set`, at);
+      c.headerMap(edits.add, `${l}.add`, at);
+      c.nameList(edits.remove, `${l}.remove`, at);
+    }
+  }
+
+  if (r.hostHeader !== undefined) {
+    const h = r.hostHeader;
+    if (typeof h !== 'string' || h === '' || !/^[A-Za-z0-9._\-:[\]]+$/.test(h)) {
+      c.add(`${label}: hostHeader ${q(h)} is not valid`, loc('hostHeader'), "use 'preserve', 'upstream' or a host like 'api.internal:8080'");
+    }
+  }
+
+  c.nameList(r.hideHeaders, `${label}: hideHeaders`, loc('hideHeaders'));
+
+  if (r.bodyLimit !== undefined && r.bodyLimit !== false) c.size(r.bodyLimit, `${label}: bodyLimit`, loc('bodyLimit'));
+
+  if (r.timeouts !== undefined && c.object(r.timeouts, `${label}: timeouts`, loc('timeouts'), "{ response: '30s' }")) {
+    validateTimeouts(c, r.timeouts, `${label}: timeouts`, loc('timeouts'));
+  }
+
+  if (r.features !== undefined && isObject(r.features)) validateFeatures(c, r.features, label, loc, pools);
+}
+
+function validateTimeouts(c: Collector, t: Record<string, unknown>, label: string, at: SourceLocation | undefined): void {
+  c.keys(t, KEYS.timeouts, label, at);
+  for (const k of KEYS.timeouts) c.duration(t[k], `${label}.${k}`, at);
+}
+
+/** Options of later features: only their shape is checked here (the engine decides support). */
+function validateFeatures(
+  c: Collector,
+  f: Record<string, unknown>,
+  label: string,
+  loc: (m: string) => SourceLocation | undefined,
+  pools: Set<PoolSpec>,
+): void {
+  const waf = f.waf;
+  if (isObject(waf)) {
+    c.keys(waf, KEYS.waf, `${label}: waf`, loc('waf'));
+    if (waf.mode !== undefined && waf.mode !== 'block' && waf.mode !== 'detect') {
+      c.add(`${label}: waf mode ${q(waf.mode)} is not a mode`, loc('waf'), "use 'block' or 'detect'");
+    }
+    if (waf.paranoia !== undefined && ![1, 2, 3, 4].includes(waf.paranoia as number)) {
+      c.add(`${label}: waf paranoia ${q(waf.paranoia)} is out of range`, loc('waf'), 'use 1, 2, 3 or 4');
+    }
+  }
+  const rl = f.rateLimit;
+  if (isObject(rl)) {
+    c.keys(rl, KEYS.rateLimit, `${label}: rateLimit`, loc('rateLimit'));
+    if (rl.perIp !== undefined) {
+      try {
+        parseRate(rl.perIp as Rate);
+      } catch (err) {
+        c.add(`${label}: rateLimit.perIp: ${(err as Error).message}`, loc('rateLimit'), "e.g. perIp: '100/s'");
+      }
+    }
+    c.positiveInt(rl.burst, `${label}: rateLimit.burst`, loc('rateLimit'));
+  }
+  const cache = f.cache;
+  if (isObject(cache)) {
+    c.keys(cache, KEYS.cache, `${label}: cache`, loc('cache'));
+    c.duration(cache.maxAge, `${label}: cache.maxAge`, loc('cache'));
+    c.duration(cache.staleWhileRevalidate, `${label}: cache.staleWhileRevalidate`, loc('cache'));
+  }
+  const geo = f.geo;
+  if (isObject(geo)) {
+    const at = loc('geo');
+    c.keys(geo, KEYS.geo, `${label}: geo`, at);
+    if (geo.pools !== undefined && c.object(geo.pools, `${label}: geo.pools`, at, '{ EU: euPool }')) {
+      for (const [code, p] of Object.entries(geo.pools)) {
+        if (!/^[A-Za-z]{2}$/.test(code)) c.add(`${label}: geo pool key ${q(code)} is not a country or continent code`, at, "two letters, e.g. 'DE' or 'EU'");
+        if (isObject(p) && p.kind === 'pool') pools.add(p as unknown as PoolSpec);
+        else c.add(`${label}: geo pool for ${q(code)} is not a pool`, at, "pass pool('name', [...])");
+      }
+    }
+    if (geo.deny !== undefined) {
+      const list = Array.isArray(geo.deny) ? geo.deny : [geo.deny];
+      for (const code of list) {
+        if (typeof code !== 'string' || !/^[A-Za-z]{2}$/.test(code)) {
+          c.add(`${label}: geo deny ${q(code)} is not a country or continent code`, at, "two letters, e.g. 'KP'");
+        }
+      }
+    }
+    if (geo.nearest !== undefined && typeof geo.nearest !== 'boolean') {
+      c.add(`${label}: geo nearest must be true or false`, at, '{ nearest: true }');
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pools
+// ---------------------------------------------------------------------------------------------
+
+function validatePools(c: Collector, pools: Set<PoolSpec>): void {
+  const byName = new Map<string, PoolSpec>();
+  for (const p of pools) {
+    validatePool(c, p);
+    if (typeof p.name !== 'string') continue;
+    const first = byName.get(p.name);
+    if (!first) {
+      byName.set(p.name, p);
+    } else if (poolContent(first) !== poolContent(p)) {
+      c.add(
+        `pool ${q(p.name)} is defined twice with different settings${first.at ? ` (first at ${formatLocation(first.at)})` : ''}`,
+        p.at,
+        `reuse one builder (const ${/^[A-Za-z_$][\w$]*$/.test(p.name) ? p.name : 'p'} = pool(${q(p.name)}, …)) everywhere, or give the other pool its own name`,
+      );
+    }
+  }
+}
+
+function validatePool(c: Collector, p: PoolSpec): void {
+  const label = `pool ${q(p.name)}`;
+  const loc = (method: string): SourceLocation | undefined => p.calls?.[method]?.at ?? p.at;
+  c.keys(p, KEYS.pool, label, p.at);
+  if (typeof p.name !== 'string' || p.name.trim() === '') {
+    c.add(`pool ${q(p.name)}: the name must be a non-empty string`, p.at, "pool('api', ['http://127.0.0.1:3000'])");
+  }
+
+  if (!Array.isArray(p.upstreams) || p.upstreams.length === 0) {
+    c.add(`${label} has no upstreams`, p.at, "list at least one, e.g. pool('api', ['http://127.0.0.1:3000'])");
+  } else {
+    const seen = new Set<string>();
+    for (const u of p.upstreams as unknown[]) {
+      if (!isObject(u)) {
+        c.add(`${label}: upstream ${q(u)} is not a URL or { url } object`, p.at, "e.g. 'http://127.0.0.1:3000' or { url: 'http://127.0.0.1:3000', weight: 2 }");
+        continue;
+      }
+      c.keys(u, KEYS.upstream, `${label}: upstream ${q(u.url)}`, p.at);
+      const problem = originProblem(u.url, 'upstream');
+      if (problem) c.add(`${label}: ${problem.message}`, p.at, problem.hint);
+      else if (seen.has(new URL(u.url as string).origin)) {
+        c.add(`${label}: upstream ${q(u.url)} is listed twice`, p.at, 'list each upstream once; use weight to send it more traffic');
+      } else seen.add(new URL(u.url as string).origin);
+      if (u.weight !== undefined && !isPositiveInt(u.weight)) {
+        c.add(`${label}: upstream ${q(u.url)} has weight ${q(u.weight)}`, p.at, 'a weight is a positive whole number (1, 2, 3 …)');
+      }
+      if (u.region !== undefined && (typeof u.region !== 'string' || u.region === '')) {
+        c.add(`${label}: upstream ${q(u.url)} has region ${q(u.region)}`, p.at, "a region is a non-empty string like 'eu-west'");
+      }
+    }
+  }
+
+  const b: unknown = p.balance;
+  if (typeof b === 'string') {
+    if (!BALANCE_ALGORITHMS.includes(b)) {
+      c.add(`${label}: balance ${q(b)} is not an algorithm`, loc('balance'), `${suggestHint(b, BALANCE_ALGORITHMS, 'algorithms')}, or { hash: 'ip' }`);
+    }
+  } else if (isObject(b)) {
+    c.keys(b, ['hash'], `${label}: balance`, loc('balance'));
+    const key = b.hash;
+    const ok =
+      key === 'ip' ||
+      key === 'path' ||
+      (typeof key === 'string' && /^(header|cookie):/.test(key) && TOKEN.test(key.slice(key.indexOf(':') + 1)));
+    if (!ok) {
+      c.add(`${label}: balance hash key ${q(key)} is not valid`, loc('balance'), "use 'ip', 'path', 'header:<name>' or 'cookie:<name>'");
+    }
+  } else {
+    c.add(`${label}: balance ${q(b)} is not valid`, loc('balance'), `algorithms: ${BALANCE_ALGORITHMS.join(', ')}, or { hash: 'ip' }`);
+  }
+
+  if (p.sticky !== undefined && c.object(p.sticky, `${label}: sticky`, loc('sticky'), "{ cookie: 'pk_srv' }")) {
+    c.keys(p.sticky, KEYS.sticky, `${label}: sticky`, loc('sticky'));
+    if (typeof p.sticky.cookie !== 'string' || !TOKEN.test(p.sticky.cookie)) {
+      c.add(`${label}: sticky cookie name ${q(p.sticky.cookie)} is not valid`, loc('sticky'), "a cookie name is a token, e.g. 'pk_srv'");
+    }
+  }
+
+  if (p.health !== undefined && c.object(p.health, `${label}: health`, loc('health'), "{ path: '/healthz' }")) {
+    const h = p.health;
+    const at = loc('health');
+    c.keys(h, KEYS.health, `${label}: health`, at);
+    if (typeof h.path !== 'string' || !h.path.startsWith('/') || /[\s#]/.test(h.path)) {
+      c.add(`${label}: health path ${q(h.path)} is not a path`, at, "a path starting with '/', e.g. '/healthz'");
+    }
+    c.duration(h.interval, `${label}: health.interval`, at);
+    c.duration(h.timeout, `${label}: health.timeout`, at);
+    c.positiveInt(h.healthy, `${label}: health.healthy`, at);
+    c.positiveInt(h.unhealthy, `${label}: health.unhealthy`, at);
+    if (h.expect !== undefined) {
+      for (const s of Array.isArray(h.expect) ? h.expect : [h.expect]) c.status(s, `${label}: health.expect`, at);
+    }
+  }
+
+  if (p.passive !== undefined && c.object(p.passive, `${label}: passive`, loc('passive'), "{ failures: 5, ejectFor: '30s' }")) {
+    const at = loc('passive');
+    c.keys(p.passive, KEYS.passive, `${label}: passive`, at);
+    c.positiveInt(p.passive.failures, `${label}: passive.failures`, at);
+    c.duration(p.passive.ejectFor, `${label}: passive.ejectFor`, at);
+  }
+
+  if (p.retry !== undefined && c.object(p.retry, `${label}: retry`, loc('retry'), '{ attempts: 2 }')) {
+    const at = loc('retry');
+    c.keys(p.retry, KEYS.retry, `${label}: retry`, at);
+    c.positiveInt(p.retry.attempts, `${label}: retry.attempts`, at, true);
+    if (p.retry.statuses !== undefined) {
+      if (!Array.isArray(p.retry.statuses)) c.add(`${label}: retry.statuses must be an array`, at, 'e.g. statuses: [502, 503]');
+      else for (const s of p.retry.statuses) c.status(s, `${label}: retry.statuses`, at);
+    }
+  }
+
+  if (p.timeouts !== undefined && c.object(p.timeouts, `${label}: timeouts`, loc('timeouts'), "{ connect: '2s' }")) {
+    validateTimeouts(c, p.timeouts, `${label}: timeouts`, loc('timeouts'));
+  }
+
+  c.positiveInt(p.maxConnections, `${label}: maxConnections`, loc('maxConnections'));
+}
