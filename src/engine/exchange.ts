@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
 import type { Upstream } from '../balance/upstream.js';
 import { classifyUpstreamError, ERRORS, sendError } from './errors.js';
 import type { Gateway, HeadFacts } from './gateway.js';
-import { connectionTokens } from './headers.js';
+import { namedByConnection } from './headers.js';
 import type { CompiledRoute, Plan } from './plan.js';
 
 type AbortFn = (reason?: Error) => void;
@@ -103,7 +103,8 @@ export class Exchange {
       if (hasVia === -1 && name.length === 3 && name.toLowerCase() === 'via') hasVia = out.length;
       out.push(name, rawHeaders[i + 1].toString('latin1'));
     }
-    const result = connection === null ? out : dropConnectionNamed(out, connection);
+    const named = connection === null ? null : namedByConnection(connection);
+    const result = named === null ? out : removeNames(out, new Set(named));
     const via = this.plan.via;
     if (via !== null) {
       if (hasVia !== -1 && result === out) out[hasVia + 1] = `${out[hasVia + 1]}, ${via}`;
@@ -209,11 +210,6 @@ export class Exchange {
     this.finished = true;
     this.upstream.inflight--;
   }
-}
-
-function dropConnectionNamed(headers: string[], connection: string): string[] {
-  const named = new Set(connectionTokens(connection));
-  return removeNames(headers, named);
 }
 
 function removeNames(headers: string[], names: ReadonlySet<string>): string[] {

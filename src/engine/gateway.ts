@@ -172,8 +172,9 @@ export class Gateway {
       method: req.method ?? '',
       host: facts.host ?? '',
       path: req.url ?? '',
-      status: res.statusCode,
-      bytes,
+      // 499: the client left first (nginx's convention); the status we had set was never delivered.
+      status: error === ERRORS.CLIENT_CLOSED.code ? 499 : res.statusCode,
+      bytes: upstreamLabel === undefined ? Number(res.getHeader('content-length') ?? 0) : bytes,
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       clientIp: clientAddress(req.socket),
       route: route?.label,

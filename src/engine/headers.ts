@@ -76,6 +76,8 @@ export function connectionTokens(value: string): string[] {
 
 /** Names listed in Connection that are not themselves standard connection options. */
 export function namedByConnection(value: string): string[] | null {
+  // The common values name no other header; skip the split for them.
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close' || value === 'upgrade') return null;
   let names: string[] | null = null;
   for (const t of connectionTokens(value)) {
     if (t === 'close' || t === 'keep-alive' || t === 'upgrade') continue;
