@@ -135,7 +135,16 @@ export class Gateway {
     }
 
     const exchange = new Exchange(this, req, res, plan, route, upstream, facts);
-    exchange.start(method, path, headers, body);
+    if (facts.transferEncoding) {
+      // node parses the rest of the packet right after this handler returns. Waiting one turn
+      // lets a framing error in the same packet surface (the parser's clientError destroys req)
+      // before a single byte of this request goes upstream.
+      setImmediate(() => {
+        if (!req.destroyed) exchange.start(method, path, headers, body);
+      });
+    } else {
+      exchange.start(method, path, headers, body);
+    }
   }
 
   reject(
