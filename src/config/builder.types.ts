@@ -9,6 +9,7 @@ import type {
   HeaderEdits,
   HeaderRules,
   HealthSpec,
+  LimitsSpec,
   PassiveSpec,
   RetrySpec,
   StickySpec,
@@ -168,14 +169,7 @@ export interface ConfigOptions {
   /** Add a `Via` header: `true` for `1.1 proxykit`, a string for a custom pseudonym. Default `false`. */
   via?: boolean | string;
   /** Connection and request limits (defaults in `LimitsSpec`). */
-  limits?: {
-    maxHeaderSize?: ByteSize;
-    headersTimeout?: Duration;
-    requestTimeout?: Duration;
-    keepAliveTimeout?: Duration;
-    maxConnections?: number;
-    drainTimeout?: Duration;
-  };
+  limits?: LimitsSpec;
   /** Logging. Default access log on, level `'info'`. */
   log?: {
     access?: boolean;
