@@ -1,106 +1,60 @@
 /**
  * Choosing an upstream. A Balancer is built once per pool when a Plan compiles and asked once per
- * request; it only chooses among what it was given. Health and ejection (issue 3) will filter the
- * candidates; they never choose.
+ * request (and again per retry). It only chooses among the candidates `accept` lets through:
+ * health, ejection, circuit breaking and "already tried" are decided by the caller's predicate,
+ * never by the algorithm (Pingora's select_with, Caddy's Available()).
+ *
+ * One file per algorithm in `algorithms/`, each `satisfies BalancerFactory`; one conformance suite
+ * (test/unit/balance/conformance.test.ts) runs them all. `createBalancer()` in
+ * `algorithms/index.ts` maps a BalanceSpec to one of them and validates its options once.
  */
 import type { Upstream } from './upstream.js';
 
 export interface PickContext {
+  /** The client's address (after trustProxies). */
   clientIp: string;
+  /** The request path without query (for `{ hash: 'path' }`). */
+  path: string;
+  /** Header lookup by lower-case name (for `header:NAME` and `cookie:NAME` keys); undefined if absent. */
+  header(name: string): string | undefined;
+  /** Epoch ms now (one clock read per request). */
+  now: number;
 }
 
+export type Accept = (u: Upstream) => boolean;
+
 export interface Balancer {
-  pick(ctx: PickContext): Upstream | null;
+  /**
+   * The upstream to use, or null when no candidate is accepted. Must try every upstream `accept`
+   * would take before giving up, and must be bounded (no unbounded loops).
+   */
+  pick(ctx: PickContext, accept: Accept): Upstream | null;
+}
+
+/** Effective weight during slow start: ramps from 10% to 100% of `weight` over `slowStartMs`. */
+export function effectiveWeight(u: Upstream, now: number, slowStartMs: number): number {
+  if (slowStartMs <= 0) return u.weight;
+  const age = now - u.state.usableSince;
+  if (age >= slowStartMs) return u.weight;
+  return u.weight * Math.max(0.1, age / slowStartMs);
+}
+
+/** Options every balancer takes. */
+export interface BalancerOptions {
+  /** Ramp a recovered or new upstream's weight over this many ms (see `effectiveWeight`). 0 = off. */
+  slowStartMs?: number;
 }
 
 /**
- * Smooth weighted round-robin, as nginx does it: over any window of `sum(weights)` picks each
- * upstream is chosen `weight` times, and the picks are interleaved rather than bunched.
- * With equal weights it degenerates to a plain rotating index (no per-pick loop).
+ * What each algorithm class is: built once per pool from its upstreams (the order is the pool's
+ * order and never changes for the life of the balancer), then asked per request.
+ * Files end with `XBalancer satisfies BalancerFactory` as a compile-time interface guard.
  */
-export class RoundRobinBalancer implements Balancer {
-  private readonly upstreams: readonly Upstream[];
-  private readonly current: Float64Array;
-  private readonly total: number;
-  private readonly uniform: boolean;
-  private next = 0;
+export type BalancerFactory<O extends BalancerOptions = BalancerOptions> = new (upstreams: readonly Upstream[], opts: O) => Balancer;
 
-  constructor(upstreams: readonly Upstream[]) {
-    this.upstreams = upstreams;
-    this.current = new Float64Array(upstreams.length);
-    this.total = upstreams.reduce((s, u) => s + u.weight, 0);
-    this.uniform = upstreams.every((u) => u.weight === upstreams[0]?.weight);
-  }
-
-  pick(): Upstream | null {
-    const ups = this.upstreams;
-    const n = ups.length;
-    if (n === 0) return null;
-    if (this.uniform) {
-      const u = ups[this.next];
-      this.next = this.next + 1 === n ? 0 : this.next + 1;
-      return u;
-    }
-    let best = 0;
-    const cur = this.current;
-    for (let i = 0; i < n; i++) {
-      cur[i] += ups[i].weight;
-      if (cur[i] > cur[best]) best = i;
-    }
-    cur[best] -= this.total;
-    return ups[best];
-  }
-}
-
-/** Fewest requests in flight, weighted; ties broken by rotation so load spreads when idle. */
-export class LeastConnBalancer implements Balancer {
-  private readonly upstreams: readonly Upstream[];
-  private offset = 0;
-
-  constructor(upstreams: readonly Upstream[]) {
-    this.upstreams = upstreams;
-  }
-
-  pick(): Upstream | null {
-    const ups = this.upstreams;
-    const n = ups.length;
-    if (n === 0) return null;
-    const start = this.offset;
-    this.offset = start + 1 === n ? 0 : start + 1;
-    let best: Upstream = ups[start];
-    let bestScore = best.inflight / best.weight;
-    for (let k = 1; k < n; k++) {
-      const u = ups[(start + k) % n];
-      const score = u.inflight / u.weight;
-      if (score < bestScore) {
-        best = u;
-        bestScore = score;
-      }
-    }
-    return best;
-  }
-}
-
-/** Weighted random choice. */
-export class RandomBalancer implements Balancer {
-  private readonly upstreams: readonly Upstream[];
-  private readonly cumulative: Float64Array;
-
-  constructor(upstreams: readonly Upstream[]) {
-    this.upstreams = upstreams;
-    this.cumulative = new Float64Array(upstreams.length);
-    let sum = 0;
-    upstreams.forEach((u, i) => {
-      sum += u.weight;
-      this.cumulative[i] = sum;
-    });
-  }
-
-  pick(): Upstream | null {
-    const n = this.upstreams.length;
-    if (n === 0) return null;
-    const r = Math.random() * this.cumulative[n - 1];
-    for (let i = 0; i < n; i++) if (r < this.cumulative[i]) return this.upstreams[i];
-    return this.upstreams[n - 1];
-  }
-}
+// The algorithms live one per file in algorithms/; re-exported so existing imports keep working.
+export { RoundRobinBalancer } from './algorithms/round-robin.js';
+export { LeastConnBalancer } from './algorithms/least-conn.js';
+export { RandomBalancer } from './algorithms/random.js';
+export { P2cEwmaBalancer } from './algorithms/p2c-ewma.js';
+export { HashBalancer } from './algorithms/hash.js';

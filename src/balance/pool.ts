@@ -1,13 +1,24 @@
 /**
- * A pool as the engine sees it: named upstreams, a balancer, and the per-request timeouts.
- * Built by `compile()` from a PoolSpec; connection pools come from the DispatcherRegistry so
- * that they survive reloads.
+ * A pool as the engine sees it: its upstreams, how to choose among them, and the resilience rules
+ * around the choice (passive ejection, retries with a budget, circuit breaking, sticky sessions).
+ * Built by `compile()` for each Plan; everything that must outlive a reload (upstream state,
+ * connection pools, retry budgets) comes from registries and is only referenced here.
+ *
+ * Selection (`select`) is one predicate over three facts, in this order of preference:
+ *   1. usable (healthy by active checks, not ejected) and not full and not already tried;
+ *   2. none usable but some full → "full": the circuit breaker answers 503 + Retry-After;
+ *   3. none usable at all → panic mode (Envoy): ignore health and serve from every upstream
+ *      not full and not tried, rather than fail everything. Logged, at most once a second.
  */
 import { Pool as UndiciPool } from 'undici';
-import type { Balancer, PickContext } from './balancer.js';
-import { LeastConnBalancer, RandomBalancer, RoundRobinBalancer } from './balancer.js';
-import { Upstream } from './upstream.js';
+import type { Accept, Balancer, PickContext } from './balancer.js';
+import { createBalancer } from './algorithms/index.js';
+import type { Upstream } from './upstream.js';
 import type { BalanceSpec } from '../config/spec.js';
+import type { PassivePolicy } from './passive.js';
+import type { RetryBudget } from './retry-budget.js';
+import type { StickyCookie } from './sticky.js';
+import type { Logger } from '../observe/logger.js';
 
 export interface PoolTimeouts {
   connectMs: number;
@@ -15,34 +26,100 @@ export interface PoolTimeouts {
   idleMs: number;
 }
 
+export interface RetryPolicy {
+  /** Extra attempts after the first. */
+  attempts: number;
+  /** Upstream statuses retried for requests that are safe to repeat. */
+  statuses: ReadonlySet<number>;
+  budget: RetryBudget;
+}
+
+export interface PoolOptions {
+  name: string;
+  upstreams: Upstream[];
+  balance: BalanceSpec;
+  timeouts: PoolTimeouts;
+  passive: PassivePolicy;
+  retry: RetryPolicy | null;
+  sticky: StickyCookie | null;
+  /** In-flight requests per upstream beyond which it counts as full (maxConnections + maxPending). */
+  capacity: number;
+  slowStartMs: number;
+  logger: Logger;
+}
+
+export type Selection = Upstream | 'full' | 'none';
+
 export class UpstreamPool {
   readonly name: string;
   readonly upstreams: readonly Upstream[];
   readonly timeouts: PoolTimeouts;
+  readonly passive: PassivePolicy;
+  readonly retry: RetryPolicy | null;
+  readonly sticky: StickyCookie | null;
+  private readonly capacity: number;
   private readonly balancer: Balancer;
+  private readonly byId: ReadonlyMap<string, Upstream>;
+  private readonly logger: Logger;
+  private lastPanicLog = 0;
 
-  constructor(name: string, upstreams: Upstream[], balance: BalanceSpec, timeouts: PoolTimeouts) {
-    this.name = name;
-    this.upstreams = upstreams;
-    this.timeouts = timeouts;
-    this.balancer = createBalancer(balance, upstreams);
+  // Selection context, set just before a synchronous pick (one predicate function for the pool's
+  // lifetime instead of a closure per request).
+  private now = 0;
+  private exclude: readonly Upstream[] | null = null;
+  private ignoreHealth = false;
+  private readonly accept: Accept = (u) => {
+    if (u.state.inflight >= this.capacity) return false;
+    if (this.exclude !== null && this.exclude.includes(u)) return false;
+    return this.ignoreHealth || (u.state.healthy && u.state.ejectedUntil <= this.now);
+  };
+
+  constructor(o: PoolOptions) {
+    this.name = o.name;
+    this.upstreams = o.upstreams;
+    this.timeouts = o.timeouts;
+    this.passive = o.passive;
+    this.retry = o.retry;
+    this.sticky = o.sticky;
+    this.capacity = o.capacity;
+    this.logger = o.logger;
+    this.balancer = createBalancer(o.balance, o.upstreams, { slowStartMs: o.slowStartMs });
+    this.byId = new Map(o.upstreams.map((u) => [u.id, u]));
   }
 
-  pick(ctx: PickContext): Upstream | null {
-    return this.balancer.pick(ctx);
+  /** Choose an upstream for `ctx`, skipping `exclude` (upstreams already tried by this request). */
+  select(ctx: PickContext, exclude: readonly Upstream[] | null, stickyId: string | null): Selection {
+    this.now = ctx.now;
+    this.exclude = exclude;
+    this.ignoreHealth = false;
+    if (stickyId !== null) {
+      const pinned = this.byId.get(stickyId);
+      if (pinned !== undefined && this.accept(pinned)) return pinned;
+    }
+    const u = this.balancer.pick(ctx, this.accept);
+    if (u !== null) return u;
+    return this.fallback(ctx);
   }
-}
 
-function createBalancer(balance: BalanceSpec, upstreams: Upstream[]): Balancer {
-  switch (balance) {
-    case 'least-conn':
-      return new LeastConnBalancer(upstreams);
-    case 'random':
-      return new RandomBalancer(upstreams);
-    default:
-      // 'round-robin' and 'weighted' are the same smooth weighted rotation; the other algorithms
-      // (p2c-ewma, consistent hashing) arrive with the load-balancing issue.
-      return new RoundRobinBalancer(upstreams);
+  private fallback(ctx: PickContext): Selection {
+    let usableButFull = false;
+    let untried = false;
+    for (const u of this.upstreams) {
+      if (this.exclude !== null && this.exclude.includes(u)) continue;
+      untried = true;
+      if (u.state.healthy && u.state.ejectedUntil <= this.now && u.state.inflight >= this.capacity) usableButFull = true;
+    }
+    if (!untried) return 'none';
+    if (usableButFull) return 'full';
+    this.ignoreHealth = true;
+    const u = this.balancer.pick(ctx, this.accept);
+    this.ignoreHealth = false;
+    if (u === null) return 'full';
+    if (this.now - this.lastPanicLog >= 1000) {
+      this.lastPanicLog = this.now;
+      this.logger.warn('pool in panic mode: no healthy upstream, serving from all', { pool: this.name });
+    }
+    return u;
   }
 }
 
@@ -59,25 +136,54 @@ export interface DispatcherOptions {
 export class DispatcherRegistry {
   private readonly pools = new Map<string, UndiciPool>();
 
+  private static key(origin: string, opts: DispatcherOptions): string {
+    return `${origin}|${opts.connectMs}|${opts.maxConnections ?? ''}`;
+  }
+
+  private static create(origin: string, opts: DispatcherOptions): UndiciPool {
+    return new UndiciPool(origin, {
+      connections: opts.maxConnections,
+      pipelining: 1,
+      connect: { timeout: opts.connectMs },
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      // Per-request timeouts are passed with each dispatch (they differ per pool).
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      // The proxy, not undici, decides what a response may look like.
+      maxResponseSize: -1,
+    });
+  }
+
   get(origin: string, opts: DispatcherOptions): UndiciPool {
-    const key = `${origin}|${opts.connectMs}|${opts.maxConnections ?? ''}`;
+    const key = DispatcherRegistry.key(origin, opts);
     let p = this.pools.get(key);
     if (p === undefined) {
-      p = new UndiciPool(origin, {
-        connections: opts.maxConnections,
-        pipelining: 1,
-        connect: { timeout: opts.connectMs },
-        keepAliveTimeout: 30_000,
-        keepAliveMaxTimeout: 600_000,
-        // Per-request timeouts are passed with each dispatch (they differ per pool).
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        // The proxy, not undici, decides what a response may look like.
-        maxResponseSize: -1,
-      });
+      p = DispatcherRegistry.create(origin, opts);
       this.pools.set(key, p);
     }
     return p;
+  }
+
+  /**
+   * Replace the connection pool for `origin` (all connection settings) with fresh ones, e.g. when
+   * DNS says the host moved: new connections resolve again; the old pools drain and close.
+   * Returns old → new so callers can repoint upstreams.
+   */
+  renew(origin: string): Map<UndiciPool, UndiciPool> {
+    const swapped = new Map<UndiciPool, UndiciPool>();
+    for (const [key, old] of this.pools) {
+      if (!key.startsWith(`${origin}|`)) continue;
+      const [, connectMs, maxConnections] = key.split('|');
+      const fresh = DispatcherRegistry.create(origin, {
+        connectMs: Number(connectMs),
+        maxConnections: maxConnections === '' ? null : Number(maxConnections),
+      });
+      this.pools.set(key, fresh);
+      swapped.set(old, fresh);
+      void old.close().catch(() => {});
+    }
+    return swapped;
   }
 
   /** Close every dispatcher not in `keep`. Returns when they have drained. */

@@ -5,11 +5,17 @@
 import { BlockList, isIP } from 'node:net';
 import type { Pool as UndiciPool } from 'undici';
 import { ConfigError, type ConfigProblem } from './errors.js';
-import type { ConfigSpec, HeaderEdits, PoolSpec, RouteSpec, RouteTarget } from './spec.js';
+import type { ConfigSpec, HeaderEdits, PoolSpec, RouteSpec, RouteTarget, StickySpec } from './spec.js';
 import { parseByteSize, parseDuration } from './units.js';
 import { parseMatch, paramNames } from '../engine/match.js';
 import type { CompiledHeaderEdits, CompiledRoute, ListenAddress, Plan, ResolvedLimits, RouteAction } from '../engine/plan.js';
-import { DispatcherRegistry, UpstreamPool } from '../balance/pool.js';
+import { createHash } from 'node:crypto';
+import { DispatcherRegistry, UpstreamPool, type RetryPolicy } from '../balance/pool.js';
+import { PassivePolicy } from '../balance/passive.js';
+import type { RetryBudget } from '../balance/retry-budget.js';
+import { StateRegistry, type UpstreamState } from '../balance/state.js';
+import { StickyCookie } from '../balance/sticky.js';
+import type { Logger } from '../observe/logger.js';
 import { Upstream } from '../balance/upstream.js';
 import { Router } from '../engine/router.js';
 import { FORWARDING_HEADERS, NameSet, REQUEST_HOP_BY_HOP, RESPONSE_HOP_BY_HOP } from '../engine/headers.js';
@@ -39,13 +45,28 @@ export interface CompileResult {
   plan: Plan;
   /** Every undici pool the plan uses (the registry closes the others). */
   dispatchers: Set<UndiciPool>;
+  /** Every upstream state and retry budget the plan uses (the registry forgets the others). */
+  states: Set<UpstreamState>;
+  budgets: Set<RetryBudget>;
 }
 
-export function compile(spec: ConfigSpec, registry: DispatcherRegistry, id: number): CompileResult {
+/** Long-lived things a Plan refers to but does not own. */
+export interface CompileResources {
+  dispatchers: DispatcherRegistry;
+  states: StateRegistry;
+  logger: Logger;
+}
+
+const DEFAULT_RETRY = { attempts: 2, budget: 0.2, minPerSecond: 10 };
+
+export function compile(spec: ConfigSpec, res: CompileResources, id: number): CompileResult {
   const problems: ConfigProblem[] = [];
   const dispatchers = new Set<UndiciPool>();
+  const states = new Set<UpstreamState>();
+  const budgets = new Set<RetryBudget>();
   const pools = new Map<string, UpstreamPool>();
   const poolBySpec = new Map<PoolSpec, UpstreamPool>();
+  const now = Date.now();
 
   const buildPool = (p: PoolSpec): UpstreamPool => {
     const known = poolBySpec.get(p);
@@ -58,11 +79,32 @@ export function compile(spec: ConfigSpec, registry: DispatcherRegistry, id: numb
     };
     const ups = p.upstreams.map((u) => {
       const origin = new URL(u.url).origin;
-      const d = registry.get(origin, { connectMs: timeouts.connectMs, maxConnections: p.maxConnections ?? null });
+      const d = res.dispatchers.get(origin, { connectMs: timeouts.connectMs, maxConnections: p.maxConnections ?? null });
       dispatchers.add(d);
-      return new Upstream(p.name, origin, u.weight ?? 1, u.region ?? null, d);
+      const state = res.states.get(p.name, u.url, now);
+      states.add(state);
+      const upstreamId = createHash('sha256').update(`${p.name}\0${u.url}`).digest('base64url').slice(0, 12);
+      return new Upstream(p.name, u.url, u.weight ?? 1, u.region ?? null, state, d, upstreamId);
     });
-    const pool = new UpstreamPool(p.name, ups, p.balance, timeouts);
+    let retry: RetryPolicy | null = null;
+    if (p.retry !== undefined) {
+      const budget = res.states.budget(p.name, p.retry.budget ?? DEFAULT_RETRY.budget, p.retry.minPerSecond ?? DEFAULT_RETRY.minPerSecond);
+      budgets.add(budget);
+      retry = { attempts: p.retry.attempts ?? DEFAULT_RETRY.attempts, statuses: new Set(p.retry.statuses ?? []), budget };
+    }
+    const capacity = p.maxConnections !== undefined && p.maxPending !== undefined ? p.maxConnections + p.maxPending : Infinity;
+    const pool = new UpstreamPool({
+      name: p.name,
+      upstreams: ups,
+      balance: p.balance,
+      timeouts,
+      passive: new PassivePolicy(p.passive, res.logger, p.name),
+      retry,
+      sticky: p.sticky !== undefined ? stickyFor(p.sticky) : null,
+      capacity,
+      slowStartMs: p.slowStart !== undefined ? parseDuration(p.slowStart) : 0,
+      logger: res.logger,
+    });
     poolBySpec.set(p, pool);
     pools.set(p.name, pool);
     return pool;
@@ -99,7 +141,22 @@ export function compile(spec: ConfigSpec, registry: DispatcherRegistry, id: numb
     pools,
     accessLog: spec.log?.access !== false,
   };
-  return { plan, dispatchers };
+  return { plan, dispatchers, states, budgets };
+}
+
+/**
+ * One StickyCookie per cookie settings for the life of the process: its default key is random per
+ * instance, so re-creating it on every reload would invalidate every client's cookie.
+ */
+const stickyCookies = new Map<string, StickyCookie>();
+function stickyFor(spec: StickySpec): StickyCookie {
+  const key = JSON.stringify([spec.cookie, spec.ttl ?? null, spec.secret ?? null]);
+  let c = stickyCookies.get(key);
+  if (c === undefined) {
+    c = new StickyCookie(spec);
+    stickyCookies.set(key, c);
+  }
+  return c;
 }
 
 function compileRoute(r: RouteSpec, index: number, buildPool: (p: PoolSpec) => UpstreamPool): CompiledRoute {

@@ -31,22 +31,42 @@ export interface UpstreamSpec {
 }
 
 export interface HealthSpec {
+  /** Path probed with GET on each upstream. */
   path: string;
+  /** Time between probes of one upstream (jittered ±10%). Default 5s. */
   interval?: Duration;
+  /** Probe timeout. Default 2s. */
   timeout?: Duration;
+  /** Consecutive passing probes that make an unhealthy upstream healthy. Default 2. */
   healthy?: number;
+  /** Consecutive failing probes that make a healthy upstream unhealthy. Default 3. */
   unhealthy?: number;
+  /** Statuses that pass. Default any 2xx or 3xx. */
   expect?: number | number[];
+  /** Host header for probes. Default the upstream's own host:port. */
+  host?: string;
 }
 
 export interface PassiveSpec {
+  /** Consecutive failures (connect errors, timeouts, resets, `statuses`) that eject. Default 5. */
   failures?: number;
+  /** First ejection length; each repeated ejection doubles it, up to `maxEjectFor`. Default 30s. */
   ejectFor?: Duration;
+  /** Longest ejection. Default 10 × ejectFor. */
+  maxEjectFor?: Duration;
+  /** Upstream statuses that count as failures. Default [502, 503, 504]. */
+  statuses?: number[];
 }
 
 export interface RetrySpec {
+  /** Extra tries after the first, each to a different upstream. Default 2. */
   attempts?: number;
+  /** Upstream statuses that are retried (idempotent requests only). Default none. */
   statuses?: number[];
+  /** Retries allowed as a share of recent requests (0.2 = at most 20% extra load). Default 0.2. */
+  budget?: number;
+  /** Retries always allowed per second, so a quiet pool can still retry. Default 10. */
+  minPerSecond?: number;
 }
 
 export interface TimeoutsSpec {
@@ -59,7 +79,17 @@ export interface TimeoutsSpec {
 }
 
 export interface StickySpec {
+  /** Cookie name. */
   cookie: string;
+  /** Cookie lifetime; omitted = a session cookie. */
+  ttl?: Duration;
+  /** HMAC key for the cookie signature; share it across instances. Default a per-process random key. */
+  secret?: string;
+}
+
+export interface DnsSpec {
+  /** How often upstream host names are re-resolved. Default 30s. */
+  refresh?: Duration;
 }
 
 export interface PoolSpec {
@@ -72,8 +102,14 @@ export interface PoolSpec {
   passive?: PassiveSpec;
   retry?: RetrySpec;
   timeouts?: TimeoutsSpec;
-  /** Max keep-alive connections per upstream (undici `connections`). */
+  /** Max connections per upstream (undici `connections`); requests beyond wait as pending. */
   maxConnections?: number;
+  /** Circuit breaker: requests allowed to wait for a connection per upstream; beyond, 503. */
+  maxPending?: number;
+  /** Ramp a recovered or new upstream's weight from ~0 to full over this period. */
+  slowStart?: Duration;
+  /** Re-resolution of upstream host names. */
+  dns?: DnsSpec;
   at?: SourceLocation;
   /** Where each builder method was called, by method name (`{ health: { at } }`), for precise errors. */
   calls?: Record<string, { at?: SourceLocation }>;

@@ -32,6 +32,7 @@ export const ERRORS = {
   UPSTREAM_RESET: kind('PK_ERR_UPSTREAM_RESET', 502, 'Bad Gateway', 'upstream'),
   UPSTREAM_PROTOCOL: kind('PK_ERR_UPSTREAM_PROTOCOL', 502, 'Bad Gateway', 'upstream'),
   NO_UPSTREAM: kind('PK_ERR_NO_UPSTREAM', 503, 'Service Unavailable', 'proxy'),
+  UPSTREAM_BUSY: kind('PK_ERR_UPSTREAM_BUSY', 503, 'Service Unavailable', 'proxy'),
   SHUTTING_DOWN: kind('PK_ERR_SHUTTING_DOWN', 503, 'Service Unavailable', 'proxy'),
   UPSTREAM_TIMEOUT: kind('PK_ERR_UPSTREAM_TIMEOUT', 504, 'Gateway Timeout', 'upstream'),
 } as const satisfies Record<string, ProxyErrorKind>;

@@ -1,70 +1,166 @@
 /**
  * One proxied request/response. The Exchange is itself the undici dispatch handler (undici's
- * native callback set: onConnect, onHeaders, onData, onComplete, onError), so a proxied request
- * allocates one object here rather than a chain of streams, promises and wrappers.
+ * native callback set: onConnect, onHeaders, onData, onComplete, onError) and the balancer's
+ * PickContext, so a proxied request allocates one object here rather than a chain of streams,
+ * promises and wrappers.
  *
  * Backpressure both ways: the request body is a stream undici reads at the upstream socket's pace;
  * the response body is written to the client and, when the client's buffer is full (`write`
  * returns false), undici is paused until 'drain'.
+ *
+ * Retries (only before any response byte reached the client, each to an upstream not yet tried,
+ * each paid from the pool's retry budget):
+ *   - connect failures (refused, unreachable, connect timeout): always, if the body was not read;
+ *   - a reset before the response head, or a status in `retry.statuses`: only when the request is
+ *     safe to repeat (idempotent method, no body read).
+ * Response-head timeouts are not retried: the upstream may still be working on the request, and
+ * retrying slow requests is how a slowdown becomes an outage.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { PickContext } from '../balance/balancer.js';
+import type { UpstreamPool } from '../balance/pool.js';
 import type { Upstream } from '../balance/upstream.js';
-import { classifyUpstreamError, ERRORS, sendError } from './errors.js';
-import type { Gateway, HeadFacts } from './gateway.js';
+import { classifyUpstreamError, ERRORS, sendError, type ProxyErrorKind } from './errors.js';
+import { clientAddress, type Gateway, type HeadFacts } from './gateway.js';
 import { namedByConnection } from './headers.js';
 import type { CompiledRoute, Plan } from './plan.js';
 
 type AbortFn = (reason?: Error) => void;
+export type RequestBody = IncomingMessage | AsyncIterable<Buffer> | null;
 
 class ClientClosedError extends Error {
   readonly code = ERRORS.CLIENT_CLOSED.code;
 }
 
-export class Exchange {
+/** Aborts an attempt whose status is to be retried; never reaches a client. */
+class RetryStatusSignal extends Error {
+  readonly code = 'PK_RETRY_STATUS';
+}
+
+/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export class Exchange implements PickContext {
+  // PickContext
+  readonly clientIp: string;
+  readonly path: string;
+  now: number;
+
   private readonly gateway: Gateway;
   private readonly req: IncomingMessage;
   private readonly res: ServerResponse;
   private readonly plan: Plan;
   private readonly route: CompiledRoute;
-  private readonly upstream: Upstream;
+  private readonly pool: UpstreamPool;
   private readonly facts: HeadFacts;
+  private readonly method: string;
+  private readonly upstreamPath: string;
+  private readonly headers: string[];
+  private readonly hostIndex: number;
+  private readonly body: RequestBody;
   private readonly started: number;
+
+  private upstream: Upstream | null = null;
+  private tried: Upstream[] | null = null;
+  private retries = 0;
+  private attemptStart = 0;
   private abortUpstream: AbortFn | null = null;
   private resumeUpstream: (() => void) | null = null;
   private drainHooked = false;
-  private finished = false;
+  private settled = true;
   private clientGone = false;
+  private retryStatus = false;
+  private setCookie: string | null = null;
   private bytes = 0;
   private errorCode: string | undefined = undefined;
+  /** Why the previous attempt failed, for the answer when no upstream is left to retry on. */
+  private lastFailure: ProxyErrorKind | null = null;
 
-  constructor(gateway: Gateway, req: IncomingMessage, res: ServerResponse, plan: Plan, route: CompiledRoute, upstream: Upstream, facts: HeadFacts) {
+  constructor(
+    gateway: Gateway,
+    req: IncomingMessage,
+    res: ServerResponse,
+    plan: Plan,
+    route: CompiledRoute,
+    pool: UpstreamPool,
+    facts: HeadFacts,
+    matchedPath: string,
+    method: string,
+    upstreamPath: string,
+    headers: string[],
+    hostIndex: number,
+    body: RequestBody,
+  ) {
     this.gateway = gateway;
     this.req = req;
     this.res = res;
     this.plan = plan;
     this.route = route;
-    this.upstream = upstream;
+    this.pool = pool;
     this.facts = facts;
+    this.clientIp = clientAddress(req.socket);
+    this.path = matchedPath;
+    this.method = method;
+    this.upstreamPath = upstreamPath;
+    this.headers = headers;
+    this.hostIndex = hostIndex;
+    this.body = body;
+    this.now = Date.now();
     this.started = performance.now();
   }
 
-  start(method: string, path: string, headers: string[], body: Dispatcher.DispatchOptions['body'] | AsyncIterable<Buffer>): void {
-    const pool = this.route.action.kind === 'proxy' ? this.route.action.pool : null;
-    this.upstream.inflight++;
+  /** PickContext: a request header by lower-case name (duplicates joined), scanning rawHeaders. */
+  header(name: string): string | undefined {
+    const raw = this.req.rawHeaders;
+    let value: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i].length === name.length && raw[i].toLowerCase() === name) {
+        value = value === undefined ? raw[i + 1] : `${value}${name === 'cookie' ? '; ' : ', '}${raw[i + 1]}`;
+      }
+    }
+    return value;
+  }
+
+  start(): void {
     this.gateway.begin();
     this.res.once('close', this.onClientClose);
-    this.upstream.dispatcher.dispatch(
+    const pool = this.pool;
+    if (pool.retry !== null) pool.retry.budget.onRequest(this.now);
+    let stickyId: string | null = null;
+    if (pool.sticky !== null) stickyId = pool.sticky.read(this.header('cookie'));
+    this.attempt(stickyId);
+  }
+
+  private attempt(stickyId: string | null): void {
+    const pool = this.pool;
+    const choice = pool.select(this, this.tried, stickyId);
+    if (choice === 'full') {
+      this.fail(ERRORS.UPSTREAM_BUSY, { 'retry-after': '1' });
+      return;
+    }
+    if (choice === 'none') {
+      this.fail(this.lastFailure ?? ERRORS.NO_UPSTREAM);
+      return;
+    }
+    const u = choice;
+    this.upstream = u;
+    if (this.hostIndex !== -1) this.headers[this.hostIndex] = u.authority;
+    if (pool.sticky !== null) this.setCookie = u.id === stickyId ? null : pool.sticky.setCookieValue(u.id);
+    u.state.inflight++;
+    this.settled = false;
+    this.abortUpstream = null;
+    this.attemptStart = performance.now();
+    u.dispatcher.dispatch(
       {
-        path,
-        method,
-        headers,
+        path: this.upstreamPath,
+        method: this.method,
+        headers: this.headers,
         // undici streams async iterables too (its types only list Readable).
-        body: body as Dispatcher.DispatchOptions['body'],
-        headersTimeout: pool?.timeouts.responseMs ?? 60_000,
-        bodyTimeout: pool?.timeouts.idleMs ?? 60_000,
-        // A request with a body may only be reused-connection-safe if undici knows it is not replayed.
-        idempotent: body === null,
+        body: this.body as Dispatcher.DispatchOptions['body'],
+        headersTimeout: pool.timeouts.responseMs,
+        bodyTimeout: pool.timeouts.idleMs,
+        idempotent: this.body === null,
       },
       this as unknown as Dispatcher.DispatchHandler,
     );
@@ -82,6 +178,17 @@ export class Exchange {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, _statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx informational responses are not relayed (yet)
+    const u = this.upstream as Upstream;
+    const pool = this.pool;
+    u.state.observeLatency(performance.now() - this.attemptStart, this.now);
+    if (pool.passive.isFailureStatus(statusCode)) pool.passive.onFailure(u, Date.now(), `status ${statusCode}`, pool.upstreams);
+    else pool.passive.onSuccess(u, this.now);
+    if (pool.retry !== null && pool.retry.statuses.has(statusCode) && this.mayRetry(true)) {
+      this.retryStatus = true;
+      this.abortUpstream?.(new RetryStatusSignal(`status ${statusCode}`));
+      return false;
+    }
+
     this.resumeUpstream = resume;
     const res = this.res;
     if (this.clientGone || res.destroyed) return false;
@@ -110,6 +217,7 @@ export class Exchange {
       if (hasVia !== -1 && result === out) out[hasVia + 1] = `${out[hasVia + 1]}, ${via}`;
       else result.push('via', via);
     }
+    if (this.setCookie !== null) result.push('set-cookie', this.setCookie);
     if (!this.route.responseHeaders.empty) {
       const edits = this.route.responseHeaders;
       const kept = result.length === 0 || edits.remove.size === 0 ? result : removeNames(result, edits.remove);
@@ -169,26 +277,72 @@ export class Exchange {
       return;
     }
     if (this.res.writableEnded) return; // already answered (e.g. 400 for a broken request body)
+    const u = this.upstream as Upstream;
+    if (this.retryStatus) {
+      // The attempt was aborted on purpose to retry its status elsewhere (budget already paid).
+      this.retryStatus = false;
+      this.retryElsewhere(u);
+      return;
+    }
     const kind = classifyUpstreamError(err);
+    if (kind.source === 'upstream') {
+      this.pool.passive.onFailure(u, Date.now(), describeError(err), this.pool.upstreams);
+      this.gateway.logger.debug('upstream error', { upstream: u.label, code: (err as { code?: string }).code, message: err.message });
+      const connectFailure = kind === ERRORS.UPSTREAM_CONNECT || (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT';
+      if (!this.res.headersSent && this.mayRetry(!connectFailure)) {
+        this.lastFailure = kind;
+        this.retryElsewhere(u);
+        return;
+      }
+    }
     this.errorCode = kind.code;
     if (this.res.headersSent) {
       // Part of the response is out: the only honest signal left is cutting the connection.
       this.res.destroy();
       return;
     }
-    const closeAfter = kind.status === 413 || this.facts.transferEncoding || this.facts.contentLength !== undefined;
-    sendError(this.res, kind, this.facts.accept, undefined, closeAfter);
-    if (closeAfter) this.res.once('finish', () => this.req.socket.destroySoon());
-    if (kind.source === 'upstream') {
-      this.gateway.logger.debug('upstream error', { upstream: this.upstream.label, code: (err as { code?: string }).code, message: err.message });
-    }
+    this.fail(kind);
   }
 
   onUpgrade(): void {
     // Upgrades are handled by the tunnel (upgrade.ts), never through an Exchange.
   }
 
+  // ---- retries ---------------------------------------------------------------------------------
+
+  /**
+   * Whether another attempt is allowed (and, if so, paid for from the budget).
+   * `needsSafeRepeat`: the upstream may have acted on the request, so only idempotent requests
+   * whose body was never read may go again; connect failures pass false (nothing was sent).
+   */
+  private mayRetry(needsSafeRepeat: boolean): boolean {
+    const retry = this.pool.retry;
+    if (retry === null || this.retries >= retry.attempts || this.clientGone) return false;
+    if (this.body !== null && this.req.readableDidRead) return false;
+    if (needsSafeRepeat && (!IDEMPOTENT.has(this.method) || this.body !== null)) return false;
+    if (this.pool.upstreams.length < 2 && this.tried === null) {
+      // Nowhere else to go: with a single upstream a retry would hit the same server.
+      return false;
+    }
+    if (!retry.budget.tryRetry(Date.now())) return false;
+    return true;
+  }
+
+  private retryElsewhere(u: Upstream): void {
+    (this.tried ??= []).push(u);
+    this.retries++;
+    this.now = Date.now();
+    this.attempt(null);
+  }
+
   // ---- client side --------------------------------------------------------------------------
+
+  private fail(kind: ProxyErrorKind, extra?: Record<string, string>): void {
+    this.errorCode = kind.code;
+    const closeAfter = kind.status === 413 || this.facts.transferEncoding || this.facts.contentLength !== undefined;
+    sendError(this.res, kind, this.facts.accept, extra, closeAfter);
+    if (closeAfter) this.res.once('finish', () => this.req.socket.destroySoon());
+  }
 
   private readonly onClientDrain = (): void => {
     this.resumeUpstream?.();
@@ -198,18 +352,23 @@ export class Exchange {
     if (!this.res.writableFinished) {
       // The client left before the response was complete: stop the upstream work too.
       this.clientGone = true;
-      if (!this.finished) this.abortUpstream?.(new ClientClosedError('client closed the connection'));
+      if (!this.settled) this.abortUpstream?.(new ClientClosedError('client closed the connection'));
       this.errorCode ??= ERRORS.CLIENT_CLOSED.code;
     }
     this.gateway.done();
-    this.gateway.log(this.req, this.res, this.plan, this.route, this.facts, this.errorCode, this.started, this.upstream.label, this.bytes);
+    this.gateway.log(this.req, this.res, this.plan, this.route, this.facts, this.errorCode, this.started, this.upstream?.label, this.bytes);
   };
 
   private settle(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.upstream.inflight--;
+    if (this.settled) return;
+    this.settled = true;
+    if (this.upstream !== null) this.upstream.state.inflight--;
   }
+}
+
+function describeError(err: Error): string {
+  const code = (err as { code?: string }).code;
+  return code !== undefined ? code : err.message;
 }
 
 function removeNames(headers: string[], names: ReadonlySet<string>): string[] {

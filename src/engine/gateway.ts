@@ -15,7 +15,7 @@ import { appendEdits, forwardedNode, namedByConnection } from './headers.js';
 import { pathMatches } from './match.js';
 import type { CompiledRoute, Plan } from './plan.js';
 import { parseTarget } from './target.js';
-import { Exchange } from './exchange.js';
+import { Exchange, type RequestBody } from './exchange.js';
 
 /** What the head pre-pass learned from rawHeaders (no `req.headers` object is ever built). */
 export interface HeadFacts {
@@ -109,13 +109,6 @@ export class Gateway {
       return;
     }
 
-    const pool = action.pool;
-    const upstream = pool.pick({ clientIp: clientAddress(req.socket) });
-    if (upstream === null) {
-      this.reject(req, res, plan, ERRORS.NO_UPSTREAM, facts, undefined, route);
-      return;
-    }
-
     // The upstream target: untouched bytes unless the path was normalised or the route rewrites it.
     let path: string;
     if (route.stripPrefix === null && route.rewrite === null && target.authority === null && target.path.length + target.query.length === (req.url as string).length) {
@@ -124,26 +117,28 @@ export class Gateway {
       path = upstreamPath(route, target.path) + target.query;
     }
 
-    const headers = buildUpstreamHeaders(req, route, plan, facts, authority, upstream.authority);
+    const headers = buildUpstreamHeaders(req, route, plan, facts, authority);
+    // With hostHeader('upstream') the Host depends on the upstream chosen (per attempt).
+    const hostIndex = route.hostHeader === 'upstream' ? valueIndex(headers, 'host') : -1;
     if (expectContinue) res.writeContinue();
 
-    let body: IncomingMessage | AsyncIterable<Buffer> | null = null;
+    let body: RequestBody = null;
     if (facts.transferEncoding) {
       body = route.bodyLimit === Infinity ? req : limitBody(req, route.bodyLimit);
     } else if (facts.contentLength !== undefined && facts.contentLength !== '0') {
       body = req;
     }
 
-    const exchange = new Exchange(this, req, res, plan, route, upstream, facts);
+    const exchange = new Exchange(this, req, res, plan, route, action.pool, facts, target.path, method, path, headers, hostIndex, body);
     if (facts.transferEncoding) {
       // node parses the rest of the packet right after this handler returns. Waiting one turn
       // lets a framing error in the same packet surface (the parser's clientError destroys req)
       // before a single byte of this request goes upstream.
       setImmediate(() => {
-        if (!req.destroyed) exchange.start(method, path, headers, body);
+        if (!req.destroyed) exchange.start();
       });
     } else {
-      exchange.start(method, path, headers, body);
+      exchange.start();
     }
   }
 
@@ -340,7 +335,6 @@ function buildUpstreamHeaders(
   plan: Plan,
   f: HeadFacts,
   clientAuthority: string,
-  upstreamAuthority: string,
 ): string[] {
   const raw = req.rawHeaders;
   const drop = route.requestDrop;
@@ -354,7 +348,8 @@ function buildUpstreamHeaders(
   }
 
   const hh = route.hostHeader;
-  out.push('host', hh === 'preserve' ? clientAuthority : hh === 'upstream' ? upstreamAuthority : hh.literal);
+  // For 'upstream' the value is filled in per attempt, once the upstream is chosen.
+  out.push('host', hh === 'preserve' ? clientAuthority : hh === 'upstream' ? '' : hh.literal);
 
   const ip = clientAddress(req.socket);
   const proto = (req.socket as Socket & { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
@@ -371,6 +366,12 @@ function buildUpstreamHeaders(
   if (plan.via !== null) out.push('via', f.via !== undefined ? `${f.via}, ${plan.via}` : plan.via);
   if (!route.requestHeaders.empty) appendEdits(out, route.requestHeaders);
   return out;
+}
+
+/** Index of the value of `name` (exact, as the proxy wrote it) in a flat header array, or -1. */
+function valueIndex(headers: string[], name: string): number {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return i + 1;
+  return -1;
 }
 
 /** A chunked body passed through with a running count; over the limit it fails with 413. */

@@ -11,7 +11,12 @@ import type { ConfigSpec } from '../config/spec.js';
 import { assertValidConfig } from '../config/validate.js';
 import { compile } from '../config/compile.js';
 import { ConfigError } from '../config/errors.js';
+import { parseDuration } from '../config/units.js';
 import { DispatcherRegistry } from '../balance/pool.js';
+import { StateRegistry } from '../balance/state.js';
+import { HealthCheckRegistry } from '../balance/health.js';
+import { DnsRefresher, type DnsEntry } from '../balance/dns.js';
+import { isIP } from 'node:net';
 import { Gateway } from './gateway.js';
 import { Listener } from './listener.js';
 import type { Plan } from './plan.js';
@@ -21,6 +26,9 @@ import type { ApplyResult, ListenerInfo, Runtime, RuntimeOptions } from './runti
 class ProxyRuntime implements Runtime {
   private readonly opts: RuntimeOptions;
   private readonly registry = new DispatcherRegistry();
+  private readonly states = new StateRegistry();
+  private readonly health: HealthCheckRegistry;
+  private readonly dns: DnsRefresher;
   private readonly tunnels = new TunnelSet();
   private readonly listenersByUrl = new Map<string, Listener>();
   private gateway: Gateway | null = null;
@@ -31,6 +39,8 @@ class ProxyRuntime implements Runtime {
 
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
+    this.health = new HealthCheckRegistry(opts.logger);
+    this.dns = new DnsRefresher(opts.logger);
   }
 
   get listeners(): ListenerInfo[] {
@@ -51,7 +61,11 @@ class ProxyRuntime implements Runtime {
     if (this.closed) throw new Error('proxykit runtime is closed');
     const t0 = performance.now();
     assertValidConfig(spec);
-    const { plan, dispatchers } = compile(spec, this.registry, this.nextPlanId);
+    const { plan, dispatchers, states, budgets } = compile(
+      spec,
+      { dispatchers: this.registry, states: this.states, logger: this.opts.logger },
+      this.nextPlanId,
+    );
 
     // Bind what is new before swapping, so an address in use fails the reload, not the proxy.
     const gateway = this.gateway ?? new Gateway(plan, this.opts.logger);
@@ -101,8 +115,46 @@ class ProxyRuntime implements Runtime {
     this.listenersByUrl.clear();
     for (const [url, l] of wanted) this.listenersByUrl.set(url, l);
     void this.registry.retain(dispatchers);
+    this.states.retain(states, budgets);
+    this.reconcileBackground(plan, spec);
 
     return { planId: plan.id, listeners: this.listeners, compileMs: performance.now() - t0 };
+  }
+
+  /** Health checkers and DNS refreshers follow the Plan: kept when unchanged, started, or stopped. */
+  private reconcileBackground(plan: Plan, spec: ConfigSpec): void {
+    const specs = new Map(spec.routes.flatMap((r) => (r.target?.kind === 'pool' ? [[r.target.pool.name, r.target.pool] as const] : [])));
+    this.health.reconcile(
+      [...plan.pools.values()].map((p) => ({ name: p.name, spec: specs.get(p.name)?.health, upstreams: p.upstreams })),
+    );
+    const entries: DnsEntry[] = [];
+    for (const p of plan.pools.values()) {
+      const dnsSpec = specs.get(p.name)?.dns;
+      for (const u of p.upstreams) {
+        const hostname = new URL(u.origin).hostname;
+        if (isIP(hostname.replace(/^\[|\]$/g, '')) !== 0) continue;
+        entries.push({
+          key: u.origin,
+          hostname,
+          refreshMs: dnsSpec?.refresh !== undefined ? parseDuration(dnsSpec.refresh) : 30_000,
+          onChange: () => this.renewOrigin(u.origin),
+        });
+      }
+    }
+    this.dns.reconcile(entries);
+  }
+
+  /** DNS moved a host: fresh connection pools for it, repointed in the serving Plan. */
+  private renewOrigin(origin: string): void {
+    const swapped = this.registry.renew(origin);
+    const plan = this.gateway?.plan;
+    if (!plan) return;
+    for (const p of plan.pools.values()) {
+      for (const u of p.upstreams) {
+        const fresh = swapped.get(u.dispatcher);
+        if (fresh !== undefined) u.dispatcher = fresh;
+      }
+    }
   }
 
   async close(deadlineMs?: number): Promise<void> {
@@ -126,6 +178,8 @@ class ProxyRuntime implements Runtime {
       for (const l of listeners) l.destroy();
     }
     this.tunnels.destroyAll();
+    this.health.stopAll();
+    this.dns.stopAll();
     if (outcome === 'timeout') await this.registry.destroyAll();
     else await this.registry.closeAll();
     this.listenersByUrl.clear();

@@ -78,11 +78,22 @@ export async function handleUpgrade(gateway: Gateway, tunnels: TunnelSet, req: I
     rawError(socket, route === null ? ERRORS.NO_ROUTE : ERRORS.BAD_REQUEST, facts.accept);
     return;
   }
-  const upstream = route.action.pool.pick({ clientIp: clientAddress(req.socket) });
-  if (upstream === null) {
-    rawError(socket, ERRORS.NO_UPSTREAM, facts.accept);
+  const raw0 = req.rawHeaders;
+  const choice = route.action.pool.select(
+    {
+      clientIp: clientAddress(req.socket),
+      path: target.path,
+      now: Date.now(),
+      header: (name) => headerValue(raw0, name),
+    },
+    null,
+    null,
+  );
+  if (choice === 'none' || choice === 'full') {
+    rawError(socket, choice === 'full' ? ERRORS.UPSTREAM_BUSY : ERRORS.NO_UPSTREAM, facts.accept);
     return;
   }
+  const upstream = choice;
 
   const headers: Record<string, string> = {};
   const raw = req.rawHeaders;
