@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string' },
     'no-wrk': { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
+    case: { type: 'string', default: 'all' },
+    'lb-connections': { type: 'string', default: '10' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -46,7 +48,11 @@ if (args.help) {
   --warmup S         warm-up seconds before each target's first run (default 1, --quick: 0.5)
   --quick            smoke run: 2 s runs, short warm-up
   --no-wrk           use the built-in load generator even when wrk is installed
-  --no-pin           do not use taskset`);
+  --no-pin           do not use taskset
+  --case C           which cases to run: 'proxy' (cost of the proxy: direct / proxykit / node-ref),
+                     'p2c' (4 upstreams, one 10× slower: round-robin vs p2c-ewma), or 'all' (default)
+  --lb-connections N connections for the p2c case (default 10: below saturation, where latency
+                     reflects the upstreams rather than queueing in the proxy)`);
   process.exit(0);
 }
 const duration = Number(args.duration ?? (args.quick ? 2 : 10));
@@ -57,8 +63,20 @@ if (!(duration > 0) || !(connections > 0) || !(rounds >= 1)) {
   console.error('bad --duration / --connections / --rounds');
   process.exit(2);
 }
+const caseArg = args.case ?? 'all';
+if (!['all', 'proxy', 'p2c'].includes(caseArg)) {
+  console.error(`bad --case ${JSON.stringify(caseArg)}: use proxy, p2c or all`);
+  process.exit(2);
+}
+/** The load-balancing case keeps each run short: at most 5 s (2 s with --quick). */
+const lbDuration = Math.min(duration, 5);
+const lbConnections = Number(args['lb-connections']);
+if (!(lbConnections > 0)) {
+  console.error('bad --lb-connections');
+  process.exit(2);
+}
 
-const PORTS = { backend: 18380, proxykit: 18381, ref: 18382 };
+const PORTS = { backend: 18380, proxykit: 18381, ref: 18382, lbRoundRobin: 18386, lbP2c: 18387, lbBackends: 18390 };
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const useWrk = !args['no-wrk'] && onPath('wrk');
@@ -68,8 +86,8 @@ const CORE = { load: '0', proxy: '1', backend: ncpu >= 3 ? '2' : '0' };
 
 // ------------------------------------------------------------------ processes
 const children: ChildProcess[] = [];
-function start(name: string, cmd: string[], core: string, env: Record<string, string> = {}): ChildProcess {
-  const argv = pin ? ['taskset', '-c', core, ...cmd] : cmd;
+function start(name: string, cmd: string[], core: string | null, env: Record<string, string> = {}): ChildProcess {
+  const argv = pin && core !== null ? ['taskset', '-c', core, ...cmd] : cmd;
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: root,
     env: { ...process.env, ...env },
@@ -213,11 +231,11 @@ function parseWrkLatency(s: string | undefined): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-function runLoad(url: string, seconds: number): Promise<Load> {
+function runLoad(url: string, seconds: number, conns: number = connections): Promise<Load> {
   return new Promise((resolve, reject) => {
     const cmd = useWrk
-      ? ['wrk', '-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', url]
-      : [process.execPath, path.join(benchDir, 'loadgen.mjs'), '--url', url, '--connections', String(connections), '--duration', String(seconds)];
+      ? ['wrk', '-t1', `-c${conns}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', url]
+      : [process.execPath, path.join(benchDir, 'loadgen.mjs'), '--url', url, '--connections', String(conns), '--duration', String(seconds)];
     const argv = pin ? ['taskset', '-c', CORE.load, ...cmd] : cmd;
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -267,6 +285,16 @@ async function main(): Promise<void> {
     const b = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
     if (b.status !== 0) throw new Error('npm run build failed');
   }
+  const lines: string[] = [];
+  lines.push(`# proxykit benchmark`);
+  lines.push('');
+  if (caseArg === 'all' || caseArg === 'proxy') lines.push(...(await proxyCase()));
+  if (caseArg === 'all' || caseArg === 'p2c') lines.push(...(await lbCase()));
+  console.log(lines.join('\n'));
+}
+
+/** The cost of the proxy: direct vs proxykit vs node-ref, small and 16 KiB bodies. */
+async function proxyCase(): Promise<string[]> {
   const upstream = `http://127.0.0.1:${PORTS.backend}`;
   console.error(
     `[bench] load: ${useWrk ? 'wrk -t1' : 'built-in (bench/loadgen.mjs)'}, ${connections} connections, ${duration} s per run, ${rounds} round(s); ` +
@@ -359,8 +387,6 @@ async function main(): Promise<void> {
     };
   };
   const lines: string[] = [];
-  lines.push(`# proxykit benchmark`);
-  lines.push('');
   lines.push(
     `node ${process.version}, ${ncpu} cores, load: ${useWrk ? 'wrk -t1' : 'built-in loadgen'} -c${connections}, ${duration} s × ${rounds}, ` +
       (pin ? `proxy alone on core ${CORE.proxy}` : 'not pinned'),
@@ -390,7 +416,115 @@ async function main(): Promise<void> {
     'CPU µs/req is the target process\'s own utime+stime per request (for "direct", the backend\'s). ' +
       'When a proxy is below 100 % CPU, the load side is the limit and CPU µs/req is the fairer comparison.',
   );
-  console.log(lines.join('\n'));
+  lines.push('');
+  return lines;
+}
+
+/**
+ * "4 upstreams, one 10× slower": the same 4 backends (bench/lb-backends.mjs, 3 answering after
+ * 1 ms, one after 10 ms) behind two proxykit processes, one with balance('round-robin') and one
+ * with balance('p2c-ewma') (bench/proxykit.lb.bench.config.ts); the same load on each, in turns.
+ * Reports req/s, p50, p99, the slow upstream's share of requests, and p99(p2c) / p99(rr).
+ */
+async function lbCase(): Promise<string[]> {
+  const n = 4;
+  const fastMs = 1;
+  const slowMs = 10;
+  const backendUrls = Array.from({ length: n }, (_, i) => `http://127.0.0.1:${PORTS.lbBackends + i}`);
+  // The backends are not pinned: on a 2-core machine core 0 is the load generator's, and a backend
+  // starved of CPU there would make every upstream slow, hiding the one that is slow by design.
+  const backends = start('lb-backends', [process.execPath, path.join(benchDir, 'lb-backends.mjs')], null, {
+    BASE_PORT: String(PORTS.lbBackends),
+    COUNT: String(n),
+    FAST_MS: String(fastMs),
+    SLOW_MS: String(slowMs),
+    SLOW_INDEX: String(n - 1),
+  });
+  for (let i = 0; i < n; i++) await waitReady('lb-backends', PORTS.lbBackends + i, backends);
+  const cfg = path.join(benchDir, 'proxykit.lb.bench.config.ts');
+  const variants = [
+    { name: 'round-robin', port: PORTS.lbRoundRobin },
+    { name: 'p2c-ewma', port: PORTS.lbP2c },
+  ];
+  const procs = variants.map((v) =>
+    start(`proxykit (${v.name})`, [process.execPath, path.join(root, 'bin', 'proxykit.js'), 'start', '-c', cfg], CORE.proxy, {
+      PORT: String(v.port),
+      UPSTREAMS: backendUrls.join(','),
+      BALANCE: v.name,
+    }),
+  );
+  for (const [i, v] of variants.entries()) await waitReady(`proxykit (${v.name})`, v.port, procs[i]!);
+  for (const v of variants) {
+    const got = await httpGet(v.port, '/');
+    if (got.status !== 200 || got.body.toString() !== 'hello world\n') throw new Error(`proxykit (${v.name}): expected 200 "hello world", got ${got.status}`);
+  }
+  const counts = async (): Promise<number[]> =>
+    Promise.all(backendUrls.map(async (_, i) => Number((await httpGet(PORTS.lbBackends + i, '/__count')).body.toString())));
+
+  interface LbRow {
+    variant: string;
+    load: Load;
+    slowShare: number;
+  }
+  const rows: LbRow[] = [];
+  const warmed = new Set<string>();
+  for (let r = 0; r < rounds; r++) {
+    for (const v of variants) {
+      const url = `http://127.0.0.1:${v.port}/`;
+      if (!warmed.has(v.name) && warmup > 0) {
+        await runLoad(url, warmup, lbConnections);
+        warmed.add(v.name);
+      }
+      const c0 = await counts();
+      const load = await runLoad(url, lbDuration, lbConnections);
+      const c1 = await counts();
+      const served = c1.map((c, i) => c - c0[i]!);
+      const total = served.reduce((a, b) => a + b, 0);
+      const row = { variant: v.name, load, slowShare: total ? served[n - 1]! / total : NaN };
+      rows.push(row);
+      console.error(
+        `[bench] 4 upstreams, 1 slow  ${v.name.padEnd(11)} ${load.rps.toFixed(0).padStart(7)} req/s  p50 ${load.p50Ms.toFixed(2)} ms  p99 ${load.p99Ms.toFixed(2)} ms  ` +
+          `slow upstream ${(row.slowShare * 100).toFixed(1)} % of requests (${served.join('/')})` +
+          (load.errors || load.non2xx ? `  errors ${load.errors} non-2xx ${load.non2xx}` : ''),
+      );
+    }
+  }
+  const med = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  const summary = (variant: string) => {
+    const rs = rows.filter((r) => r.variant === variant);
+    return {
+      rps: med(rs.map((r) => r.load.rps)),
+      p50: med(rs.map((r) => r.load.p50Ms)),
+      p99: med(rs.map((r) => r.load.p99Ms)),
+      slow: med(rs.map((r) => r.slowShare)),
+      errors: rs.reduce((k, r) => k + r.load.errors + r.load.non2xx, 0),
+    };
+  };
+  const lines: string[] = [];
+  lines.push(`## 4 upstreams, one 10× slower: round-robin vs p2c-ewma`);
+  lines.push('');
+  lines.push(
+    `3 upstreams answer after ${fastMs} ms, 1 after ${slowMs} ms (bench/lb-backends.mjs); proxykit with balance('round-robin') and with ` +
+      `balance('p2c-ewma'), same load: ${useWrk ? 'wrk -t1' : 'built-in loadgen'} -c${lbConnections}, ${lbDuration} s × ${rounds}; backends not pinned.`,
+  );
+  lines.push('');
+  lines.push('| balance | req/s | p50 ms | p99 ms | slow upstream\'s share | errors |');
+  lines.push('|---|--:|--:|--:|--:|--:|');
+  for (const v of variants) {
+    const s = summary(v.name);
+    lines.push(`| ${v.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${(s.slow * 100).toFixed(1)} % | ${s.errors} |`);
+  }
+  const rr = summary('round-robin');
+  const p2c = summary('p2c-ewma');
+  lines.push('');
+  lines.push(
+    `p99(p2c-ewma) / p99(round-robin) = **${(p2c.p99 / rr.p99).toFixed(2)}**; req/s p2c-ewma / round-robin = ${(p2c.rps / rr.rps).toFixed(2)}.`,
+  );
+  lines.push('');
+  return lines;
 }
 
 main()

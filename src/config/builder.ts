@@ -26,6 +26,7 @@ import type {
   SourceLocation,
   UpstreamSpec,
   ByteSize,
+  Duration,
 } from './spec.js';
 import {
   CONFIG_BRAND,
@@ -36,7 +37,9 @@ import {
   type AnyRoute,
   type BalanceOptions,
   type CacheOptions,
+  type CircuitBreakerOptions,
   type ConfigOptions,
+  type DnsOptions,
   type Exact,
   type ExactHeaders,
   type GeoOptions,
@@ -531,44 +534,80 @@ export class PoolBuilder<TUsed extends string = never, TDynamic extends boolean 
   }
 
   /**
-   * Session affinity: remember the upstream of a client in a cookie. Default off.
+   * Session affinity: the first response sets a cookie naming the upstream that served it (by an
+   * opaque id, never an address, signed with HMAC); later requests carrying it go to the same
+   * upstream while it is usable, and are rebalanced otherwise. Default off.
+   *
+   * - `cookie`: the cookie name (a token).
+   * - `ttl`: cookie lifetime. Default none (a session cookie).
+   * - `secret`: HMAC key, share it across instances. Default a random key per process (cookies
+   *   then do not survive a restart or travel between instances).
+   *
+   * Do not combine with `.balance({ hash })`: both pin clients (a validation error).
    *
    * @example
    * pool('app', upstreams).sticky({ cookie: 'pk_srv' })
+   * pool('app', upstreams).sticky({ cookie: 'pk_srv', ttl: '1h', secret: process.env.STICKY_SECRET })
    */
   sticky<O extends StickyOptions>(opts: Exact<O, StickyOptions>): Pool<TUsed | 'sticky', TDynamic> {
     return this.#next<Pool<TUsed | 'sticky', TDynamic>>('sticky', this.sticky, { sticky: copyPlain(opts as StickyOptions) });
   }
 
   /**
-   * Active health checks: `GET path` on each upstream every `interval` (default `'5s'`), failing
-   * after `timeout` (default `'2s'`); `healthy` successes (default 2) bring an upstream back,
-   * `unhealthy` failures (default 3) take it out; `expect` statuses (default 200–399).
+   * Active health checks, run once per pool (not per worker or route) and kept across reloads
+   * while the options stay the same: `GET path` on each upstream.
+   *
+   * - `path`: the path probed (starts with `/`).
+   * - `interval`: time between probes of one upstream, jittered ±10%. Default `'5s'`.
+   * - `timeout`: a probe slower than this fails. Default `'2s'`; must be below `interval`.
+   * - `healthy`: consecutive passes that bring an unhealthy upstream back. Default 2.
+   * - `unhealthy`: consecutive failures that take a healthy upstream out. Default 3.
+   * - `expect`: passing status or statuses. Default any 2xx or 3xx.
+   * - `host`: Host header of probes. Default the upstream's own `host:port`.
+   *
+   * Upstreams start healthy; each change of verdict is logged once.
    *
    * @example
    * pool('api', upstreams).health({ path: '/healthz', interval: '2s', timeout: '1s', healthy: 2, unhealthy: 3 })
+   * pool('api', upstreams).health({ path: '/status', expect: [200, 204], host: 'status.internal' })
    */
   health<O extends HealthOptions>(opts: Exact<O, HealthOptions>): Pool<TUsed | 'health', TDynamic> {
     return this.#next<Pool<TUsed | 'health', TDynamic>>('health', this.health, { health: copyPlain(opts as HealthOptions) });
   }
 
   /**
-   * Passive health: after `failures` consecutive failed requests (default 5), eject the upstream
-   * for `ejectFor` (default `'30s'`).
+   * Passive health (outlier detection), judged from real traffic. It is always on; this method
+   * tunes it. After `failures` consecutive failures (connect errors, resets, timeouts, or a status
+   * in `statuses`) an upstream is ejected for `ejectFor`; each ejection in a row doubles that,
+   * up to `maxEjectFor`. A success after the ejection ends resets the backoff. If ejecting would
+   * leave no usable upstream, the pool serves from all of them (panic mode) and logs it.
+   *
+   * - `failures`: default 5.
+   * - `ejectFor`: default `'30s'`.
+   * - `maxEjectFor`: default 10 × `ejectFor`.
+   * - `statuses`: upstream statuses that count as failures. Default `[502, 503, 504]`.
    *
    * @example
    * pool('api', upstreams).passive({ failures: 5, ejectFor: '30s' })
+   * pool('api', upstreams).passive({ failures: 3, ejectFor: '10s', maxEjectFor: '5m', statuses: [500, 502, 503, 504] })
    */
   passive<O extends PassiveOptions>(opts: Exact<O, PassiveOptions>): Pool<TUsed | 'passive', TDynamic> {
     return this.#next<Pool<TUsed | 'passive', TDynamic>>('passive', this.passive, { passive: copyPlain(opts as PassiveOptions) });
   }
 
   /**
-   * Retry on another upstream, only when safe (idempotent method, or the request was not sent).
-   * `attempts` extra tries (default 1), `statuses` also retried (default none: only connect errors).
+   * Retry a failed request on a different upstream, only when it is safe: on a connect error, or a
+   * reset before any response byte, or a status in `statuses`, and only for idempotent methods or
+   * requests whose body was not sent yet. A retry budget keeps retries from amplifying an outage.
+   *
+   * - `attempts`: extra tries after the first. Default 2.
+   * - `statuses`: upstream statuses also retried (idempotent requests only). Default none.
+   * - `budget`: retries allowed as a share of recent requests, in (0, 1]. Default 0.2 (20% extra load).
+   * - `minPerSecond`: retries always allowed per second, so a quiet pool can retry. Default 10.
    *
    * @example
-   * pool('api', upstreams).retry({ attempts: 2, statuses: [502, 503] })
+   * pool('api', upstreams).retry({ attempts: 2 })
+   * pool('api', upstreams).retry({ attempts: 2, statuses: [502, 503], budget: 0.1, minPerSecond: 5 })
    */
   retry<O extends RetryOptions>(opts: Exact<O, RetryOptions>): Pool<TUsed | 'retry', TDynamic> {
     return this.#next<Pool<TUsed | 'retry', TDynamic>>('retry', this.retry, { retry: copyPlain(opts as RetryOptions) });
@@ -586,13 +625,80 @@ export class PoolBuilder<TUsed extends string = never, TDynamic extends boolean 
   }
 
   /**
-   * Max keep-alive connections per upstream. Default: unlimited.
+   * Max connections per upstream; requests beyond wait for a free one. Default: unlimited.
+   * The same as `.circuitBreaker({ maxConnections: n })` (use one of the two).
    *
    * @example
    * pool('api', upstreams).maxConnections(64)
    */
   maxConnections(n: number): Pool<TUsed | 'maxConnections', TDynamic> {
+    if (this.#spec.maxConnections !== undefined) {
+      throw misuse(
+        `pool ${JSON.stringify(this.#spec.name)}: maxConnections is set twice`,
+        callerLocation(this.maxConnections),
+        'set it once, with .maxConnections(n) or .circuitBreaker({ maxConnections: n })',
+      );
+    }
     return this.#next<Pool<TUsed | 'maxConnections', TDynamic>>('maxConnections', this.maxConnections, { maxConnections: n });
+  }
+
+  /**
+   * Circuit breaking per upstream: at most `maxConnections` connections (default unlimited) and
+   * `maxPending` requests waiting for one (default unlimited); a request beyond both fails fast
+   * with 503 and `Retry-After` instead of queueing behind a struggling upstream.
+   *
+   * @example
+   * pool('api', upstreams).circuitBreaker({ maxConnections: 100, maxPending: 50 })
+   */
+  circuitBreaker<O extends CircuitBreakerOptions>(
+    opts: Exact<O, CircuitBreakerOptions>,
+  ): Pool<TUsed | 'circuitBreaker' | 'maxConnections', TDynamic> {
+    const { maxConnections, maxPending } = (isPlainObject(opts) ? opts : {}) as CircuitBreakerOptions;
+    if (maxConnections !== undefined && this.#spec.maxConnections !== undefined) {
+      throw misuse(
+        `pool ${JSON.stringify(this.#spec.name)}: maxConnections is set twice`,
+        callerLocation(this.circuitBreaker),
+        'set it once, with .maxConnections(n) or .circuitBreaker({ maxConnections: n })',
+      );
+    }
+    const patch: Partial<PoolSpec> = {};
+    if (maxConnections !== undefined) patch.maxConnections = maxConnections;
+    if (maxPending !== undefined) patch.maxPending = maxPending;
+    // The options land on two PoolSpec fields, so validation could not name an unknown key: do it here.
+    const unknown = Object.keys(isPlainObject(opts) ? opts : {}).filter((k) => k !== 'maxConnections' && k !== 'maxPending');
+    if (unknown.length > 0 || !isPlainObject(opts)) {
+      throw misuse(
+        `pool ${JSON.stringify(this.#spec.name)}: .circuitBreaker() ${unknown.length > 0 ? `has unknown option ${JSON.stringify(unknown[0])}` : 'takes an options object'}`,
+        callerLocation(this.circuitBreaker),
+        'known options: maxConnections, maxPending',
+      );
+    }
+    return this.#next<Pool<TUsed | 'circuitBreaker' | 'maxConnections', TDynamic>>('circuitBreaker', this.circuitBreaker, patch);
+  }
+
+  /**
+   * Slow start: an upstream that joins the pool or comes back (healthy again, or its ejection
+   * over) gets its weight ramped from 10% to 100% over `duration`, so a cold server is not hit
+   * with its full share at once. Default off.
+   *
+   * @example
+   * pool('api', upstreams).slowStart('30s')
+   */
+  slowStart(duration: Duration): Pool<TUsed | 'slowStart', TDynamic> {
+    return this.#next<Pool<TUsed | 'slowStart', TDynamic>>('slowStart', this.slowStart, { slowStart: duration });
+  }
+
+  /**
+   * Re-resolve upstream host names (`http://api.internal:3001`) every `refresh` (default `'30s'`),
+   * so address changes are picked up without a reload; new connections go to the new addresses.
+   * Upstreams given as IP addresses are not affected. Host names are re-resolved every 30s
+   * without this call; it sets the interval.
+   *
+   * @example
+   * pool('api', ['http://api.internal:3001']).dns({ refresh: '10s' })
+   */
+  dns<O extends DnsOptions = DnsOptions>(opts?: Exact<O, DnsOptions>): Pool<TUsed | 'dns', TDynamic> {
+    return this.#next<Pool<TUsed | 'dns', TDynamic>>('dns', this.dns, { dns: copyPlain((opts ?? {}) as DnsOptions) });
   }
 }
 

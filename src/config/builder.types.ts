@@ -5,6 +5,7 @@
 import type {
   BalanceSpec,
   ByteSize,
+  DnsSpec,
   Duration,
   HeaderEdits,
   HeaderRules,
@@ -55,7 +56,7 @@ export type ExactHeaders<O> = Exact<O, HeaderRules> & {
 /** An upstream: `'http://10.0.0.1:3000'` or `{ url, weight?, region? }`. */
 export type UpstreamInput = string | UpstreamSpec;
 
-/** Options of `.health()`: active health checks. */
+/** Options of `.health()`: active health checks (defaults on each field). */
 export type HealthOptions = HealthSpec;
 /** Options of `.passive()`: ejection after consecutive failures of real traffic. */
 export type PassiveOptions = PassiveSpec;
@@ -65,6 +66,19 @@ export type RetryOptions = RetrySpec;
 export type TimeoutOptions = TimeoutsSpec;
 /** Options of `.sticky()`. */
 export type StickyOptions = StickySpec;
+/** Options of `.dns()`: re-resolution of upstream host names. */
+export type DnsOptions = DnsSpec;
+
+/** Options of `.circuitBreaker()`: per-upstream limits beyond which requests fail fast with 503. */
+export interface CircuitBreakerOptions {
+  /** Connections per upstream. Default unlimited. */
+  maxConnections?: number;
+  /**
+   * Requests per upstream allowed to wait for a free connection (only meaningful with
+   * `maxConnections`); beyond, 503 with `Retry-After`. Default unlimited.
+   */
+  maxPending?: number;
+}
 /** Argument of `.balance()`. */
 export type BalanceOptions = BalanceSpec;
 /** Argument of `.headers()`. */

@@ -7,6 +7,8 @@
  */
 import { isIP } from 'node:net';
 import { parseMatch } from '../engine/match.js';
+import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_TIMEOUT_MS } from '../balance/health.js';
+import { DEFAULT_EJECT_FOR_MS } from '../balance/passive.js';
 import { poolContent } from './builder.js';
 import { ConfigError, formatLocation, type ConfigProblem } from './errors.js';
 import type { ConfigSpec, HeaderEdits, PoolSpec, RouteSpec, SourceLocation } from './spec.js';
@@ -20,6 +22,10 @@ const BALANCE_ALGORITHMS = ['round-robin', 'weighted', 'least-conn', 'random', '
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const ACME_CHALLENGES = ['http-01', 'tls-alpn-01', 'dns-01'];
+/** host or host:port, also [v6]:port (Host header syntax, loosely). */
+const HOST_HEADER = /^[A-Za-z0-9._\-:[\]]+$/;
+/** Shortest accepted sticky-cookie HMAC key. */
+const MIN_STICKY_SECRET = 16;
 
 const KEYS = {
   config: ['kind', 'listen', 'routes', 'trustProxies', 'via', 'limits', 'log', 'admin', 'tls', 'redis', 'at'],
@@ -33,14 +39,15 @@ const KEYS = {
   ],
   pool: [
     'kind', 'name', 'upstreams', 'balance', 'sticky', 'health', 'passive', 'retry', 'timeouts', 'maxConnections',
-    'at', 'calls',
+    'maxPending', 'slowStart', 'dns', 'at', 'calls',
   ],
   upstream: ['url', 'weight', 'region'],
-  health: ['path', 'interval', 'timeout', 'healthy', 'unhealthy', 'expect'],
-  passive: ['failures', 'ejectFor'],
-  retry: ['attempts', 'statuses'],
+  health: ['path', 'interval', 'timeout', 'healthy', 'unhealthy', 'expect', 'host'],
+  passive: ['failures', 'ejectFor', 'maxEjectFor', 'statuses'],
+  retry: ['attempts', 'statuses', 'budget', 'minPerSecond'],
   timeouts: ['connect', 'response', 'idle'],
-  sticky: ['cookie'],
+  sticky: ['cookie', 'ttl', 'secret'],
+  dns: ['refresh'],
   headers: ['request', 'response'],
   headerEdits: ['set', 'add', 'remove'],
   rewrite: ['from', 'to', 'flags'],
@@ -145,6 +152,31 @@ class Collector {
     } catch (err) {
       this.add(`${label}: ${(err as Error).message}`, at, "write a number of milliseconds or a string like '500ms', '30s', '5m', '1h'");
     }
+  }
+
+  /** A duration that must be above zero; returns it in ms when valid. */
+  positiveDuration(value: unknown, label: string, at: SourceLocation | undefined): number | undefined {
+    if (value === undefined) return undefined;
+    let n: number;
+    try {
+      n = parseDuration(value as Duration);
+    } catch (err) {
+      this.add(`${label}: ${(err as Error).message}`, at, "write a number of milliseconds or a string like '500ms', '30s', '5m', '1h'");
+      return undefined;
+    }
+    if (n > 0) return n;
+    this.add(`${label} must be longer than zero, got ${q(value)}`, at, "e.g. '500ms', '5s'");
+    return undefined;
+  }
+
+  /** An array of HTTP status codes. */
+  statusList(value: unknown, label: string, at: SourceLocation | undefined, example: string): void {
+    if (value === undefined) return;
+    if (!Array.isArray(value)) {
+      this.add(`${label} must be an array of status codes, got ${q(value)}`, at, example);
+      return;
+    }
+    for (const s of value) this.status(s, label, at);
   }
 
   size(value: unknown, label: string, at: SourceLocation | undefined): void {
@@ -662,9 +694,22 @@ function validatePool(c: Collector, p: PoolSpec): void {
   }
 
   if (p.sticky !== undefined && c.object(p.sticky, `${label}: sticky`, loc('sticky'), "{ cookie: 'pk_srv' }")) {
-    c.keys(p.sticky, KEYS.sticky, `${label}: sticky`, loc('sticky'));
-    if (typeof p.sticky.cookie !== 'string' || !TOKEN.test(p.sticky.cookie)) {
-      c.add(`${label}: sticky cookie name ${q(p.sticky.cookie)} is not valid`, loc('sticky'), "a cookie name is a token, e.g. 'pk_srv'");
+    const at = loc('sticky');
+    const st = p.sticky;
+    c.keys(st, KEYS.sticky, `${label}: sticky`, at);
+    if (typeof st.cookie !== 'string' || !TOKEN.test(st.cookie)) {
+      c.add(`${label}: sticky cookie name ${q(st.cookie)} is not valid`, at, "a cookie name is a token, e.g. 'pk_srv'");
+    }
+    c.duration(st.ttl, `${label}: sticky.ttl`, at);
+    if (st.secret !== undefined && (typeof st.secret !== 'string' || st.secret.length < MIN_STICKY_SECRET)) {
+      c.add(
+        `${label}: sticky secret must be a string of at least ${MIN_STICKY_SECRET} characters`,
+        at,
+        'use a long random value shared by all instances, e.g. from `openssl rand -hex 32`, or leave it out for a per-process key',
+      );
+    }
+    if (isObject(b) && 'hash' in b) {
+      c.add(`${label}: sticky and hash balancing both pin clients; use one`, at, 'remove .sticky() or use a balance algorithm that is not { hash }');
     }
   }
 
@@ -675,35 +720,75 @@ function validatePool(c: Collector, p: PoolSpec): void {
     if (typeof h.path !== 'string' || !h.path.startsWith('/') || /[\s#]/.test(h.path)) {
       c.add(`${label}: health path ${q(h.path)} is not a path`, at, "a path starting with '/', e.g. '/healthz'");
     }
-    c.duration(h.interval, `${label}: health.interval`, at);
-    c.duration(h.timeout, `${label}: health.timeout`, at);
+    const interval = c.positiveDuration(h.interval, `${label}: health.interval`, at);
+    const timeout = c.positiveDuration(h.timeout, `${label}: health.timeout`, at);
     c.positiveInt(h.healthy, `${label}: health.healthy`, at);
     c.positiveInt(h.unhealthy, `${label}: health.unhealthy`, at);
     if (h.expect !== undefined) {
-      for (const s of Array.isArray(h.expect) ? h.expect : [h.expect]) c.status(s, `${label}: health.expect`, at);
+      const list: unknown[] = Array.isArray(h.expect) ? h.expect : [h.expect];
+      if (list.length === 0) c.add(`${label}: health.expect lists no status`, at, 'e.g. expect: 200 or expect: [200, 204]; leave it out for any 2xx or 3xx');
+      for (const s of list) c.status(s, `${label}: health.expect`, at);
+    }
+    if (h.host !== undefined && (typeof h.host !== 'string' || !HOST_HEADER.test(h.host))) {
+      c.add(`${label}: health host ${q(h.host)} is not a host`, at, "a host or host:port, e.g. 'api.internal' or 'api.internal:8080'");
+    }
+    const intervalMs = interval ?? (h.interval === undefined ? DEFAULT_HEALTH_INTERVAL_MS : undefined);
+    const timeoutMs = timeout ?? (h.timeout === undefined ? DEFAULT_HEALTH_TIMEOUT_MS : undefined);
+    if (intervalMs !== undefined && timeoutMs !== undefined && timeoutMs >= intervalMs) {
+      c.add(
+        `${label}: health.timeout (${ms(timeoutMs)}${h.timeout === undefined ? ', the default' : ''}) is not shorter than health.interval (${ms(intervalMs)}${h.interval === undefined ? ', the default' : ''})`,
+        at,
+        'a probe must end before the next one starts: make timeout shorter than interval',
+      );
     }
   }
 
   if (p.passive !== undefined && c.object(p.passive, `${label}: passive`, loc('passive'), "{ failures: 5, ejectFor: '30s' }")) {
     const at = loc('passive');
-    c.keys(p.passive, KEYS.passive, `${label}: passive`, at);
-    c.positiveInt(p.passive.failures, `${label}: passive.failures`, at);
-    c.duration(p.passive.ejectFor, `${label}: passive.ejectFor`, at);
+    const pv = p.passive;
+    c.keys(pv, KEYS.passive, `${label}: passive`, at);
+    c.positiveInt(pv.failures, `${label}: passive.failures`, at);
+    const ejectFor = c.positiveDuration(pv.ejectFor, `${label}: passive.ejectFor`, at);
+    const maxEjectFor = c.positiveDuration(pv.maxEjectFor, `${label}: passive.maxEjectFor`, at);
+    const base = ejectFor ?? (pv.ejectFor === undefined ? DEFAULT_EJECT_FOR_MS : undefined);
+    if (base !== undefined && maxEjectFor !== undefined && maxEjectFor < base) {
+      c.add(
+        `${label}: passive.maxEjectFor (${ms(maxEjectFor)}) is shorter than passive.ejectFor (${ms(base)}${pv.ejectFor === undefined ? ', the default' : ''})`,
+        at,
+        'maxEjectFor caps the doubling ejection time; make it at least ejectFor',
+      );
+    }
+    c.statusList(pv.statuses, `${label}: passive.statuses`, at, 'e.g. statuses: [502, 503, 504]');
   }
 
   if (p.retry !== undefined && c.object(p.retry, `${label}: retry`, loc('retry'), '{ attempts: 2 }')) {
     const at = loc('retry');
-    c.keys(p.retry, KEYS.retry, `${label}: retry`, at);
-    c.positiveInt(p.retry.attempts, `${label}: retry.attempts`, at, true);
-    if (p.retry.statuses !== undefined) {
-      if (!Array.isArray(p.retry.statuses)) c.add(`${label}: retry.statuses must be an array`, at, 'e.g. statuses: [502, 503]');
-      else for (const s of p.retry.statuses) c.status(s, `${label}: retry.statuses`, at);
+    const rt = p.retry;
+    c.keys(rt, KEYS.retry, `${label}: retry`, at);
+    c.positiveInt(rt.attempts, `${label}: retry.attempts`, at, true);
+    c.statusList(rt.statuses, `${label}: retry.statuses`, at, 'e.g. statuses: [502, 503]');
+    if (rt.budget !== undefined && !(typeof rt.budget === 'number' && rt.budget > 0 && rt.budget <= 1)) {
+      c.add(`${label}: retry.budget ${q(rt.budget)} is not a share in (0, 1]`, at, 'a share of recent requests, e.g. budget: 0.2 for at most 20% extra load');
     }
+    c.positiveInt(rt.minPerSecond, `${label}: retry.minPerSecond`, at, true);
   }
 
   if (p.timeouts !== undefined && c.object(p.timeouts, `${label}: timeouts`, loc('timeouts'), "{ connect: '2s' }")) {
     validateTimeouts(c, p.timeouts, `${label}: timeouts`, loc('timeouts'));
   }
 
-  c.positiveInt(p.maxConnections, `${label}: maxConnections`, loc('maxConnections'));
+  const breakerAt = p.calls?.maxConnections?.at ?? loc('circuitBreaker');
+  c.positiveInt(p.maxConnections, `${label}: maxConnections`, breakerAt);
+  c.positiveInt(p.maxPending, `${label}: maxPending`, loc('circuitBreaker'), true);
+
+  if (p.slowStart !== undefined) c.duration(p.slowStart, `${label}: slowStart`, loc('slowStart'));
+
+  if (p.dns !== undefined && c.object(p.dns, `${label}: dns`, loc('dns'), "{ refresh: '30s' }")) {
+    c.keys(p.dns, KEYS.dns, `${label}: dns`, loc('dns'));
+    c.positiveDuration(p.dns.refresh, `${label}: dns.refresh`, loc('dns'));
+  }
+}
+
+function ms(n: number): string {
+  return n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`;
 }

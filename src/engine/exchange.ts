@@ -341,7 +341,11 @@ export class Exchange implements PickContext {
     this.errorCode = kind.code;
     const closeAfter = kind.status === 413 || this.facts.transferEncoding || this.facts.contentLength !== undefined;
     sendError(this.res, kind, this.facts.accept, extra, closeAfter);
-    if (closeAfter) this.res.once('finish', () => this.req.socket.destroySoon());
+    if (closeAfter) {
+      // Captured now: node detaches the socket from req/res once the response is finished.
+      const socket = this.req.socket;
+      this.res.once('finish', () => socket?.destroySoon());
+    }
   }
 
   private readonly onClientDrain = (): void => {

@@ -155,7 +155,10 @@ export class Gateway {
     // the only safe way not to read them as a next request.
     const mustClose = kind.status === 400 || kind.status === 413 || facts.transferEncoding || (facts.contentLength !== undefined && facts.contentLength !== '0');
     sendError(res, kind, facts.accept, extra, mustClose);
-    if (mustClose) res.once('finish', () => req.socket.destroySoon());
+    if (mustClose) {
+      const socket = req.socket; // node detaches it from req once the response is finished
+      res.once('finish', () => socket?.destroySoon());
+    }
     this.log(req, res, plan, route, facts, kind.code, performance.now());
   }
 
