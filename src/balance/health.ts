@@ -46,12 +46,18 @@ export interface ResolvedHealth {
  * @example
  * resolveHealth({ path: '/healthz', interval: '2s' }).timeoutMs // 2000
  */
+/** The default probe timeout: 2s, or half the interval when probes are more frequent than 4s. */
+export function defaultTimeout(intervalMs: number): number {
+  return Math.min(DEFAULT_HEALTH_TIMEOUT_MS, intervalMs / 2);
+}
+
 export function resolveHealth(spec: HealthSpec): ResolvedHealth {
+  const intervalMs = spec.interval !== undefined ? parseDuration(spec.interval) : DEFAULT_HEALTH_INTERVAL_MS;
   const expect = spec.expect === undefined ? null : [...(Array.isArray(spec.expect) ? spec.expect : [spec.expect])].sort((a, b) => a - b);
   return {
     path: spec.path,
-    intervalMs: spec.interval !== undefined ? parseDuration(spec.interval) : DEFAULT_HEALTH_INTERVAL_MS,
-    timeoutMs: spec.timeout !== undefined ? parseDuration(spec.timeout) : DEFAULT_HEALTH_TIMEOUT_MS,
+    intervalMs,
+    timeoutMs: spec.timeout !== undefined ? parseDuration(spec.timeout) : defaultTimeout(intervalMs),
     healthy: spec.healthy ?? DEFAULT_HEALTHY_THRESHOLD,
     unhealthy: spec.unhealthy ?? DEFAULT_UNHEALTHY_THRESHOLD,
     expect,

@@ -52,6 +52,8 @@ export type Selection = Upstream | 'full' | 'none';
 
 export class UpstreamPool {
   readonly name: string;
+  /** The algorithm, as written (`'p2c-ewma'`, `'hash:header:x-user'`), for status pages. */
+  readonly balance: string;
   readonly upstreams: readonly Upstream[];
   readonly timeouts: PoolTimeouts;
   readonly passive: PassivePolicy;
@@ -69,13 +71,14 @@ export class UpstreamPool {
   private exclude: readonly Upstream[] | null = null;
   private ignoreHealth = false;
   private readonly accept: Accept = (u) => {
-    if (u.state.inflight >= this.capacity) return false;
+    if (u.state.inflight >= this.capacity || u.state.draining) return false;
     if (this.exclude !== null && this.exclude.includes(u)) return false;
     return this.ignoreHealth || (u.state.healthy && u.state.ejectedUntil <= this.now);
   };
 
   constructor(o: PoolOptions) {
     this.name = o.name;
+    this.balance = typeof o.balance === 'string' ? o.balance : `hash:${o.balance.hash}`;
     this.upstreams = o.upstreams;
     this.timeouts = o.timeouts;
     this.passive = o.passive;
@@ -105,7 +108,7 @@ export class UpstreamPool {
     let usableButFull = false;
     let untried = false;
     for (const u of this.upstreams) {
-      if (this.exclude !== null && this.exclude.includes(u)) continue;
+      if ((this.exclude !== null && this.exclude.includes(u)) || u.state.draining) continue;
       untried = true;
       if (u.state.healthy && u.state.ejectedUntil <= this.now && u.state.inflight >= this.capacity) usableButFull = true;
     }

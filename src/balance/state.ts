@@ -9,8 +9,12 @@
 
 import { RetryBudget } from './retry-budget.js';
 
-/** Peak-EWMA decay: the latency estimate forgets a sample with this time constant. */
-const EWMA_TAU_MS = 10_000;
+/**
+ * Peak-EWMA decay: the estimate forgets a sample with this time constant. Short enough that one
+ * slow response (a GC pause) on a fast upstream stops counting against it within a second or two;
+ * a consistently slow upstream keeps its estimate anyway, because every sample re-peaks it.
+ */
+const EWMA_TAU_MS = 1_500;
 
 export class UpstreamState {
   readonly key: string;
@@ -29,6 +33,8 @@ export class UpstreamState {
   ejections = 0;
   /** Epoch ms when it last became usable again (recovered, rejoined, or first seen), for slowStart. */
   usableSince: number;
+  /** Taken out of rotation by an operator (admin API): in-flight requests finish, nothing new is sent. */
+  draining = false;
   /** Latency estimate in ms (peak EWMA of response-head time); 0 until the first sample. */
   ewmaMs = 0;
   private ewmaAt = 0;
@@ -50,10 +56,11 @@ export class UpstreamState {
     if (this.ewmaMs === 0 || ms > this.ewmaMs) {
       this.ewmaMs = ms;
     } else {
-      const w = Math.exp(-(now - this.ewmaAt) / EWMA_TAU_MS);
+      // Samples can arrive out of order (stamped by different requests); never weigh above 1.
+      const w = Math.exp(-Math.max(0, now - this.ewmaAt) / EWMA_TAU_MS);
       this.ewmaMs = this.ewmaMs * w + ms * (1 - w);
     }
-    this.ewmaAt = now;
+    if (now > this.ewmaAt) this.ewmaAt = now;
   }
 }
 

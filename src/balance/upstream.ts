@@ -5,6 +5,7 @@
  */
 import type { Pool as UndiciPool } from 'undici';
 import type { UpstreamState } from './state.js';
+import type { UpstreamMetrics } from '../observe/contracts.js';
 
 export class Upstream {
   /** The URL as configured (`http://api.internal:3001`), the identity of the upstream. */
@@ -23,7 +24,20 @@ export class Upstream {
   /** Replaced when DNS re-resolution sees the host's addresses change. */
   dispatcher: UndiciPool;
 
-  constructor(poolName: string, url: string, weight: number, region: string | null, state: UpstreamState, dispatcher: UndiciPool, id: string) {
+  /** Metric children for this upstream (resolved once; kept across reloads by the registry). */
+  readonly metrics: UpstreamMetrics;
+
+  constructor(
+    poolName: string,
+    url: string,
+    weight: number,
+    region: string | null,
+    state: UpstreamState,
+    dispatcher: UndiciPool,
+    id: string,
+    metrics: UpstreamMetrics,
+  ) {
+    this.metrics = metrics;
     this.url = url;
     this.origin = new URL(url).origin;
     this.authority = new URL(url).host;

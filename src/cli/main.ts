@@ -5,7 +5,9 @@ import { registerCheck } from './check.js';
 import { registerDemo } from './demo.js';
 import { registerDev } from './dev.js';
 import { registerInit } from './init.js';
+import { registerReload } from './reload.js';
 import { registerStart } from './start.js';
+import { registerStatus } from './status.js';
 
 export function createProgram(): Command {
   const program = new Command('proxykit')
@@ -16,6 +18,8 @@ export function createProgram(): Command {
   registerDev(program);
   registerStart(program);
   registerCheck(program);
+  registerStatus(program);
+  registerReload(program);
   registerDemo(program);
   return program;
 }

@@ -189,8 +189,13 @@ export interface ConfigOptions {
     access?: boolean;
     level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   };
-  /** The admin API listener. Default off. */
-  admin?: { listen: string };
+  /**
+   * The admin API listener (`http://127.0.0.1:2019`). Default off. Without `token` only loopback
+   * clients are answered and `listen` must be a loopback address; with `token` (at least 16
+   * characters, e.g. `process.env.PROXYKIT_ADMIN_TOKEN`) every request must send
+   * `Authorization: Bearer <token>`, loopback included.
+   */
+  admin?: { listen: string; token?: string };
   /** TLS for https listeners. */
   tls?: TlsOptions;
   /** Redis URL for state shared across instances. Default none (in-process state). */

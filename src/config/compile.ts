@@ -16,6 +16,7 @@ import type { RetryBudget } from '../balance/retry-budget.js';
 import { StateRegistry, type UpstreamState } from '../balance/state.js';
 import { StickyCookie } from '../balance/sticky.js';
 import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/contracts.js';
 import { Upstream } from '../balance/upstream.js';
 import { Router } from '../engine/router.js';
 import { FORWARDING_HEADERS, NameSet, REQUEST_HOP_BY_HOP, RESPONSE_HOP_BY_HOP } from '../engine/headers.js';
@@ -55,6 +56,7 @@ export interface CompileResources {
   dispatchers: DispatcherRegistry;
   states: StateRegistry;
   logger: Logger;
+  metrics: Metrics;
 }
 
 const DEFAULT_RETRY = { attempts: 2, budget: 0.2, minPerSecond: 10 };
@@ -84,7 +86,7 @@ export function compile(spec: ConfigSpec, res: CompileResources, id: number): Co
       const state = res.states.get(p.name, u.url, now);
       states.add(state);
       const upstreamId = createHash('sha256').update(`${p.name}\0${u.url}`).digest('base64url').slice(0, 12);
-      return new Upstream(p.name, u.url, u.weight ?? 1, u.region ?? null, state, d, upstreamId);
+      return new Upstream(p.name, u.url, u.weight ?? 1, u.region ?? null, state, d, upstreamId, res.metrics.upstream(p.name, u.url));
     });
     let retry: RetryPolicy | null = null;
     if (p.retry !== undefined) {
@@ -113,7 +115,7 @@ export function compile(spec: ConfigSpec, res: CompileResources, id: number): Co
   const routes: CompiledRoute[] = [];
   spec.routes.forEach((r, i) => {
     try {
-      routes.push(compileRoute(r, i, buildPool));
+      routes.push(compileRoute(r, i, buildPool, res.metrics));
     } catch (err) {
       problems.push({ message: `route "${r.match}": ${(err as Error).message}`, at: r.at });
     }
@@ -140,6 +142,7 @@ export function compile(spec: ConfigSpec, res: CompileResources, id: number): Co
     via: spec.via === true ? '1.1 proxykit' : typeof spec.via === 'string' ? `1.1 ${spec.via}` : null,
     pools,
     accessLog: spec.log?.access !== false,
+    startTraces: spec.tracing?.start === true,
   };
   return { plan, dispatchers, states, budgets };
 }
@@ -159,7 +162,7 @@ function stickyFor(spec: StickySpec): StickyCookie {
   return c;
 }
 
-function compileRoute(r: RouteSpec, index: number, buildPool: (p: PoolSpec) => UpstreamPool): CompiledRoute {
+function compileRoute(r: RouteSpec, index: number, buildPool: (p: PoolSpec) => UpstreamPool, metrics: Metrics): CompiledRoute {
   const match = parseMatch(r.match);
   const target = r.target;
   if (target === undefined) throw new Error('has no target: add .to(pool), .redirect(url) or .respond(status)');
@@ -174,8 +177,10 @@ function compileRoute(r: RouteSpec, index: number, buildPool: (p: PoolSpec) => U
   const requestHeaders = compileEdits(r.headers?.request);
   const responseHeaders = compileEdits(r.headers?.response);
   const hide = new Set((r.hideHeaders ?? DEFAULT_HIDDEN).map((h) => h.toLowerCase()));
+  const label = `#${index} ${r.match}`;
   return {
-    label: `#${index} ${r.match}`,
+    label,
+    metrics: metrics.route(label),
     match,
     methods,
     action: compileAction(target, buildPool),

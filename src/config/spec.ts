@@ -194,7 +194,13 @@ export interface ConfigSpec {
   via?: boolean | string;
   limits?: LimitsSpec;
   log?: LogSpec;
-  admin?: { listen: string };
+  /**
+   * The admin API listener. `token`: when set, every admin request needs `Authorization: Bearer
+   * <token>` (loopback included); required when `listen` is not a loopback address.
+   */
+  admin?: { listen: string; token?: string };
+  /** OpenTelemetry trace context: `traceparent` always passes through; `start` adds one when absent. */
+  tracing?: { start?: boolean };
   tls?: unknown;
   redis?: string;
   at?: SourceLocation;

@@ -7,10 +7,11 @@
  */
 import { isIP } from 'node:net';
 import { parseMatch } from '../engine/match.js';
-import { DEFAULT_HEALTH_INTERVAL_MS, DEFAULT_HEALTH_TIMEOUT_MS } from '../balance/health.js';
+import { DEFAULT_HEALTH_INTERVAL_MS } from '../balance/health.js';
 import { DEFAULT_EJECT_FOR_MS } from '../balance/passive.js';
 import { poolContent } from './builder.js';
 import { ConfigError, formatLocation, type ConfigProblem } from './errors.js';
+import { adminTokenProblem, parseAdminListen } from '../observe/admin-auth.js';
 import type { ConfigSpec, HeaderEdits, PoolSpec, RouteSpec, SourceLocation } from './spec.js';
 import { parseByteSize, parseDuration, parseRate, type Rate } from './units.js';
 import type { ByteSize, Duration } from './spec.js';
@@ -31,7 +32,7 @@ const KEYS = {
   config: ['kind', 'listen', 'routes', 'trustProxies', 'via', 'limits', 'log', 'admin', 'tls', 'redis', 'at'],
   limits: ['maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'drainTimeout'],
   log: ['access', 'level'],
-  admin: ['listen'],
+  admin: ['listen', 'token'],
   acme: ['email', 'directory', 'challenges', 'onDemand'],
   route: [
     'kind', 'match', 'methods', 'target', 'stripPrefix', 'rewrite', 'headers', 'hostHeader', 'hideHeaders',
@@ -346,9 +347,7 @@ export function validateConfig(spec: ConfigSpec): ConfigProblem[] {
   }
 
   if (spec.admin !== undefined && c.object(spec.admin, 'config: admin', at, "{ listen: 'http://127.0.0.1:2019' }")) {
-    c.keys(spec.admin, KEYS.admin, 'config: admin', at);
-    const p = originProblem(spec.admin.listen, 'admin.listen');
-    if (p) c.add(`config: ${p.message}`, at, p.hint);
+    validateAdmin(c, spec.admin, at);
   }
 
   if (spec.redis !== undefined) {
@@ -380,6 +379,29 @@ export function validateConfig(spec: ConfigSpec): ConfigProblem[] {
 export function assertValidConfig(spec: ConfigSpec): void {
   const problems = validateConfig(spec);
   if (problems.length > 0) throw new ConfigError(problems);
+}
+
+function validateAdmin(c: Collector, admin: Record<string, unknown>, at: SourceLocation | undefined): void {
+  c.keys(admin, KEYS.admin, 'config: admin', at);
+  const tokenHint = `a long random string, e.g. token: process.env.PROXYKIT_ADMIN_TOKEN with a value from \`openssl rand -hex 32\``;
+  const hasToken = admin.token !== undefined;
+  if (hasToken) {
+    const problem = adminTokenProblem(admin.token);
+    if (problem) c.add(`config: ${problem}`, at, tokenHint);
+  }
+  const p = originProblem(admin.listen, 'admin.listen', ['http:']);
+  if (p) {
+    c.add(`config: ${p.message}`, at, `${p.hint} (the admin API serves plain http; keep it on loopback or behind a TLS proxy)`);
+    return;
+  }
+  const listen = parseAdminListen(admin.listen as string);
+  if (!listen.loopback && !hasToken) {
+    c.add(
+      `config: admin.listen ${q(admin.listen)} is reachable from other machines but admin has no token`,
+      at,
+      `set admin.token (${tokenHint}), or listen on loopback: admin: { listen: 'http://127.0.0.1:2019' }`,
+    );
+  }
 }
 
 function validateTls(c: Collector, tls: unknown, at: SourceLocation | undefined): void {
@@ -733,7 +755,9 @@ function validatePool(c: Collector, p: PoolSpec): void {
       c.add(`${label}: health host ${q(h.host)} is not a host`, at, "a host or host:port, e.g. 'api.internal' or 'api.internal:8080'");
     }
     const intervalMs = interval ?? (h.interval === undefined ? DEFAULT_HEALTH_INTERVAL_MS : undefined);
-    const timeoutMs = timeout ?? (h.timeout === undefined ? DEFAULT_HEALTH_TIMEOUT_MS : undefined);
+    // Without an explicit timeout the default follows the interval (defaultTimeout), so only an
+    // explicit one can be too long.
+    const timeoutMs = timeout ?? undefined;
     if (intervalMs !== undefined && timeoutMs !== undefined && timeoutMs >= intervalMs) {
       c.add(
         `${label}: health.timeout (${ms(timeoutMs)}${h.timeout === undefined ? ', the default' : ''}) is not shorter than health.interval (${ms(intervalMs)}${h.interval === undefined ? ', the default' : ''})`,

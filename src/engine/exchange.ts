@@ -59,7 +59,7 @@ export class Exchange implements PickContext {
   private readonly headers: string[];
   private readonly hostIndex: number;
   private readonly body: RequestBody;
-  private readonly started: number;
+  private readonly bodyCounter: { bytes: number };
 
   private upstream: Upstream | null = null;
   private tried: Upstream[] | null = null;
@@ -91,7 +91,9 @@ export class Exchange implements PickContext {
     headers: string[],
     hostIndex: number,
     body: RequestBody,
+    bodyCounter: { bytes: number },
   ) {
+    this.bodyCounter = bodyCounter;
     this.gateway = gateway;
     this.req = req;
     this.res = res;
@@ -107,7 +109,6 @@ export class Exchange implements PickContext {
     this.hostIndex = hostIndex;
     this.body = body;
     this.now = Date.now();
-    this.started = performance.now();
   }
 
   /** PickContext: a request header by lower-case name (duplicates joined), scanning rawHeaders. */
@@ -136,10 +137,12 @@ export class Exchange implements PickContext {
     const pool = this.pool;
     const choice = pool.select(this, this.tried, stickyId);
     if (choice === 'full') {
+      this.gateway.telemetry.metrics?.rejected(pool.name, 'circuit');
       this.fail(ERRORS.UPSTREAM_BUSY, { 'retry-after': '1' });
       return;
     }
     if (choice === 'none') {
+      if (this.upstream === null) this.gateway.telemetry.metrics?.rejected(pool.name, 'no_upstream');
       this.fail(this.lastFailure ?? ERRORS.NO_UPSTREAM);
       return;
     }
@@ -180,7 +183,9 @@ export class Exchange implements PickContext {
     if (statusCode < 200) return true; // 1xx informational responses are not relayed (yet)
     const u = this.upstream as Upstream;
     const pool = this.pool;
-    u.state.observeLatency(performance.now() - this.attemptStart, this.now);
+    const elapsed = performance.now() - this.attemptStart;
+    u.state.observeLatency(elapsed, this.now + elapsed);
+    u.metrics.attempt(statusCode, elapsed / 1000);
     if (pool.passive.isFailureStatus(statusCode)) pool.passive.onFailure(u, Date.now(), `status ${statusCode}`, pool.upstreams);
     else pool.passive.onSuccess(u, this.now);
     if (pool.retry !== null && pool.retry.statuses.has(statusCode) && this.mayRetry(true)) {
@@ -218,6 +223,7 @@ export class Exchange implements PickContext {
       else result.push('via', via);
     }
     if (this.setCookie !== null) result.push('set-cookie', this.setCookie);
+    result.push('x-request-id', this.facts.requestId as string);
     if (!this.route.responseHeaders.empty) {
       const edits = this.route.responseHeaders;
       const kept = result.length === 0 || edits.remove.size === 0 ? result : removeNames(result, edits.remove);
@@ -286,6 +292,7 @@ export class Exchange implements PickContext {
     }
     const kind = classifyUpstreamError(err);
     if (kind.source === 'upstream') {
+      u.metrics.attempt(0, (performance.now() - this.attemptStart) / 1000);
       this.pool.passive.onFailure(u, Date.now(), describeError(err), this.pool.upstreams);
       this.gateway.logger.debug('upstream error', { upstream: u.label, code: (err as { code?: string }).code, message: err.message });
       const connectFailure = kind === ERRORS.UPSTREAM_CONNECT || (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT';
@@ -329,6 +336,7 @@ export class Exchange implements PickContext {
   }
 
   private retryElsewhere(u: Upstream): void {
+    this.gateway.telemetry.metrics?.retry(this.pool.name);
     (this.tried ??= []).push(u);
     this.retries++;
     this.now = Date.now();
@@ -360,8 +368,16 @@ export class Exchange implements PickContext {
       this.errorCode ??= ERRORS.CLIENT_CLOSED.code;
     }
     this.gateway.done();
-    this.gateway.log(this.req, this.res, this.plan, this.route, this.facts, this.errorCode, this.started, this.upstream?.label, this.bytes);
+    const attempts = this.upstream === null ? 0 : 1 + this.retries;
+    this.gateway.finish(this.req, this.res, this.plan, this.route, this.facts, this.errorCode, this.facts.started, this.upstream, this.bytes, this.bytesIn(), attempts);
   };
+
+  /** Body bytes read from the client: counted for chunked bodies, the declared length otherwise. */
+  private bytesIn(): number {
+    if (this.body === null) return 0;
+    if (this.facts.transferEncoding) return this.bodyCounter.bytes;
+    return this.req.complete ? Number(this.facts.contentLength ?? 0) : 0;
+  }
 
   private settle(): void {
     if (this.settled) return;

@@ -7,6 +7,7 @@
  *   inspect head (framing/Host checks, 400) → parse target (400) → route (404/405)
  *   → body limit (413) → action: respond | redirect | proxy (Exchange: 502/504)
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../observe/logger.js';
@@ -14,6 +15,8 @@ import { ERRORS, ProxyError, sendError, type ProxyErrorKind } from './errors.js'
 import { appendEdits, forwardedNode, namedByConnection } from './headers.js';
 import { pathMatches } from './match.js';
 import type { CompiledRoute, Plan } from './plan.js';
+import type { Upstream } from '../balance/upstream.js';
+import type { Telemetry } from '../observe/contracts.js';
 import { parseTarget } from './target.js';
 import { Exchange, type RequestBody } from './exchange.js';
 
@@ -31,6 +34,10 @@ export interface HeadFacts {
   xfHost: string | undefined;
   forwarded: string | undefined;
   via: string | undefined;
+  requestId: string | undefined;
+  traceparent: string | undefined;
+  /** performance.now() when the head was handed to us. */
+  started: number;
 }
 
 export class Gateway {
@@ -41,9 +48,12 @@ export class Gateway {
   inflight = 0;
   private drainWaiters: Array<() => void> = [];
 
-  constructor(plan: Plan, logger: Logger) {
+  readonly telemetry: Telemetry;
+
+  constructor(plan: Plan, logger: Logger, telemetry: Telemetry) {
     this.plan = plan;
     this.logger = logger;
+    this.telemetry = telemetry;
   }
 
   /** node:http 'request' (and 'checkContinue', with expectContinue = true). */
@@ -52,6 +62,8 @@ export class Gateway {
     if (this.draining) res.shouldKeepAlive = false;
 
     const facts = inspectHead(req.rawHeaders);
+    // One id per request, the client's when it is sane: sent upstream, returned, and logged.
+    if (facts.requestId === undefined || !SANE_REQUEST_ID.test(facts.requestId)) facts.requestId = randomUUID();
     const bad = checkHead(req, facts);
     if (bad !== null) {
       this.reject(req, res, plan, bad, facts);
@@ -59,9 +71,9 @@ export class Gateway {
     }
     if (req.method === 'OPTIONS' && req.url === '*') {
       // Asterisk-form asks about the server itself (RFC 9110 §9.3.7); answer it here.
-      res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS', 'content-length': 0 });
+      res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS', 'content-length': 0, 'x-request-id': facts.requestId });
       res.end();
-      this.log(req, res, plan, null, facts, undefined, performance.now());
+      this.finish(req, res, plan, null, facts, undefined, facts.started);
       return;
     }
 
@@ -96,16 +108,16 @@ export class Gateway {
 
     const action = route.action;
     if (action.kind === 'respond') {
-      res.writeHead(action.status, { ...action.headers, 'content-length': action.body.length });
+      res.writeHead(action.status, { ...action.headers, 'content-length': action.body.length, 'x-request-id': facts.requestId });
       res.end(method === 'HEAD' ? undefined : action.body);
-      this.log(req, res, plan, route, facts, undefined, performance.now());
+      this.finish(req, res, plan, route, facts, undefined, facts.started);
       return;
     }
     if (action.kind === 'redirect') {
       const location = action.keepPath ? action.location.replace(/\/+$/, '') + target.path + target.query : action.location;
-      res.writeHead(action.status, { location, 'content-length': 0 });
+      res.writeHead(action.status, { location, 'content-length': 0, 'x-request-id': facts.requestId });
       res.end();
-      this.log(req, res, plan, route, facts, undefined, performance.now());
+      this.finish(req, res, plan, route, facts, undefined, facts.started);
       return;
     }
 
@@ -123,13 +135,14 @@ export class Gateway {
     if (expectContinue) res.writeContinue();
 
     let body: RequestBody = null;
+    const counter = { bytes: 0 };
     if (facts.transferEncoding) {
-      body = route.bodyLimit === Infinity ? req : limitBody(req, route.bodyLimit);
+      body = countBody(req, route.bodyLimit, counter);
     } else if (facts.contentLength !== undefined && facts.contentLength !== '0') {
       body = req;
     }
 
-    const exchange = new Exchange(this, req, res, plan, route, action.pool, facts, target.path, method, path, headers, hostIndex, body);
+    const exchange = new Exchange(this, req, res, plan, route, action.pool, facts, target.path, method, path, headers, hostIndex, body, counter);
     if (facts.transferEncoding) {
       // node parses the rest of the packet right after this handler returns. Waiting one turn
       // lets a framing error in the same packet surface (the parser's clientError destroys req)
@@ -154,15 +167,19 @@ export class Gateway {
     // A request refused before its body was read leaves unread bytes on the connection; closing is
     // the only safe way not to read them as a next request.
     const mustClose = kind.status === 400 || kind.status === 413 || facts.transferEncoding || (facts.contentLength !== undefined && facts.contentLength !== '0');
-    sendError(res, kind, facts.accept, extra, mustClose);
+    sendError(res, kind, facts.accept, { ...extra, 'x-request-id': facts.requestId as string }, mustClose);
     if (mustClose) {
       const socket = req.socket; // node detaches it from req once the response is finished
       res.once('finish', () => socket?.destroySoon());
     }
-    this.log(req, res, plan, route, facts, kind.code, performance.now());
+    this.finish(req, res, plan, route, facts, kind.code, facts.started);
   }
 
-  log(
+  /**
+   * Every request ends here, once: metrics, live stats and the access log. Handles for the route
+   * and upstream were resolved at compile time; nothing here builds a label set.
+   */
+  finish(
     req: IncomingMessage,
     res: ServerResponse,
     plan: Plan,
@@ -170,22 +187,36 @@ export class Gateway {
     facts: HeadFacts,
     error: string | undefined,
     started: number,
-    upstreamLabel?: string,
-    bytes = 0,
+    upstream: Upstream | null = null,
+    bytesOut = -1,
+    bytesIn = 0,
+    attempts = 0,
   ): void {
+    // 499: the client left first (nginx's convention); the status we had set was never delivered.
+    const status = error === ERRORS.CLIENT_CLOSED.code ? 499 : res.statusCode;
+    const ms = performance.now() - started;
+    const out = bytesOut >= 0 ? bytesOut : Number(res.getHeader('content-length') ?? 0);
+    const t = this.telemetry;
+    if (t.metrics !== null) {
+      if (route !== null) route.metrics.done(status, ms / 1000, bytesIn, out, upstream?.metrics ?? null);
+      else t.metrics.unrouted(status, ms / 1000);
+    }
+    if (t.live !== null) t.live.record(status, ms);
     if (!plan.accessLog || !this.logger.accessEnabled) return;
     this.logger.access({
-      time: Date.now(),
+      time: Date.now() - Math.round(ms),
       method: req.method ?? '',
       host: facts.host ?? '',
       path: req.url ?? '',
-      // 499: the client left first (nginx's convention); the status we had set was never delivered.
-      status: error === ERRORS.CLIENT_CLOSED.code ? 499 : res.statusCode,
-      bytes: upstreamLabel === undefined ? Number(res.getHeader('content-length') ?? 0) : bytes,
-      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      status,
+      bytes: out,
+      bytesIn,
+      durationMs: Math.round(ms * 1000) / 1000,
       clientIp: clientAddress(req.socket),
+      requestId: facts.requestId,
       route: route?.label,
-      upstream: upstreamLabel,
+      upstream: upstream?.label,
+      attempts: attempts > 0 ? attempts : undefined,
       error,
     });
   }
@@ -212,6 +243,8 @@ export class Gateway {
   }
 }
 
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
 /** One pass over rawHeaders picking out what routing and forwarding need. */
 export function inspectHead(raw: string[]): HeadFacts {
   const f: HeadFacts = {
@@ -227,6 +260,9 @@ export function inspectHead(raw: string[]): HeadFacts {
     xfHost: undefined,
     forwarded: undefined,
     via: undefined,
+    requestId: undefined,
+    traceparent: undefined,
+    started: performance.now(),
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -251,6 +287,12 @@ export function inspectHead(raw: string[]): HeadFacts {
         break;
       case 10:
         if (name === 'Connection' || name.toLowerCase() === 'connection') f.connection = f.connection === undefined ? raw[i + 1] : `${f.connection}, ${raw[i + 1]}`;
+        break;
+      case 11:
+        if (name.toLowerCase() === 'traceparent') f.traceparent = raw[i + 1];
+        break;
+      case 12:
+        if (name === 'X-Request-Id' || name.toLowerCase() === 'x-request-id') f.requestId = raw[i + 1];
         break;
       case 14:
         if (name === 'Content-Length' || name.toLowerCase() === 'content-length') f.contentLength = raw[i + 1];
@@ -367,8 +409,17 @@ function buildUpstreamHeaders(
     : `for=${forwardedNode(ip)};proto=${proto}`;
   out.push('forwarded', trusted && f.forwarded !== undefined ? `${f.forwarded}, ${element}` : element);
   if (plan.via !== null) out.push('via', f.via !== undefined ? `${f.via}, ${plan.via}` : plan.via);
+  out.push('x-request-id', f.requestId as string);
+  if (plan.startTraces && f.traceparent === undefined) out.push('traceparent', newTraceparent());
   if (!route.requestHeaders.empty) appendEdits(out, route.requestHeaders);
   return out;
+}
+
+/** W3C trace context: version 00, random trace and parent ids, sampled. */
+function newTraceparent(): string {
+  const id = randomUUID().replaceAll('-', '');
+  const span = randomUUID().replaceAll('-', '').slice(0, 16);
+  return `00-${id}-${span}-01`;
 }
 
 /** Index of the value of `name` (exact, as the proxy wrote it) in a flat header array, or -1. */
@@ -377,12 +428,14 @@ function valueIndex(headers: string[], name: string): number {
   return -1;
 }
 
-/** A chunked body passed through with a running count; over the limit it fails with 413. */
-async function* limitBody(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
-  let seen = 0;
+/**
+ * A chunked body passed through with a running count (for the access log); over the route's limit
+ * it fails with 413. undici re-frames what it yields, so the client's chunk bytes never go upstream.
+ */
+async function* countBody(req: IncomingMessage, limit: number, counter: { bytes: number }): AsyncGenerator<Buffer> {
   for await (const chunk of req) {
-    seen += (chunk as Buffer).length;
-    if (seen > limit) throw new ProxyError(ERRORS.BODY_TOO_LARGE);
+    counter.bytes += (chunk as Buffer).length;
+    if (counter.bytes > limit) throw new ProxyError(ERRORS.BODY_TOO_LARGE);
     yield chunk as Buffer;
   }
 }

@@ -18,7 +18,7 @@ export const REQUEST_HOP_BY_HOP = [
   'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade',
   'proxy-authorization', 'proxy-authenticate', 'trailer', 'http2-settings',
   // Rebuilt by the proxy itself:
-  'host', 'expect',
+  'host', 'expect', 'x-request-id',
 ] as const;
 
 /** Lower-case names removed from every response before it goes to the client. */

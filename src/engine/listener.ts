@@ -45,6 +45,17 @@ export class Listener {
       });
     });
     server.on('clientError', onClientError);
+    const t = gateway.telemetry;
+    if (t.metrics !== null || t.live !== null) {
+      server.on('connection', (socket: Socket) => {
+        t.metrics?.connectionOpened();
+        t.live?.connections(1);
+        socket.once('close', () => {
+          t.metrics?.connectionClosed();
+          t.live?.connections(-1);
+        });
+      });
+    }
     this.server = server;
   }
 

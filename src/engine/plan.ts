@@ -8,6 +8,7 @@ import type { ParsedMatch } from './match.js';
 import type { UpstreamPool } from '../balance/pool.js';
 import type { Router } from './router.js';
 import type { NameSet } from './headers.js';
+import type { RouteMetrics } from '../observe/contracts.js';
 
 export interface CompiledHeaderEdits {
   /** Lower-case names to drop (the route's `remove` plus every `set` name). */
@@ -53,6 +54,8 @@ export interface CompiledRoute {
   requestDrop: NameSet;
   /** Response headers never returned on this route: hop-by-hop, hidden, the route's removals. */
   responseDrop: NameSet;
+  /** Metric children for this route, resolved at compile time. */
+  metrics: RouteMetrics;
 }
 
 export interface ResolvedLimits {
@@ -83,4 +86,6 @@ export interface Plan {
   readonly via: string | null;
   readonly pools: ReadonlyMap<string, UpstreamPool>;
   readonly accessLog: boolean;
+  /** Start a W3C `traceparent` for requests that arrive without one. */
+  readonly startTraces: boolean;
 }

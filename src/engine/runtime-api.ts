@@ -5,6 +5,7 @@
  */
 import type { ConfigSpec } from '../config/spec.js';
 import type { Logger } from '../observe/logger.js';
+import type { LiveRecorder, Metrics, PoolStatus } from '../observe/contracts.js';
 
 export interface ListenerInfo {
   /** e.g. `http://127.0.0.1:8080` (the actual port when 0 was asked). */
@@ -15,6 +16,10 @@ export interface RuntimeOptions {
   logger: Logger;
   /** Where certificates and state live (later issues). */
   dataDir?: string;
+  /** Prometheus metrics (`createMetrics()`); none when omitted. */
+  metrics?: Metrics;
+  /** Rolling per-second stats for the dashboard (`new LiveStats()`); none when omitted. */
+  live?: LiveRecorder;
 }
 
 export interface ApplyResult {
@@ -35,4 +40,10 @@ export interface Runtime {
   /** Stop accepting, let in-flight requests finish up to `deadlineMs`, then close everything. */
   close(deadlineMs?: number): Promise<void>;
   readonly listeners: ListenerInfo[];
+  /** Pools and their upstreams' state now (admin API, dashboard, `proxykit status`). */
+  pools(): PoolStatus[];
+  /** Take an upstream out of rotation (in-flight requests finish) or put it back. False if unknown. */
+  drain(pool: string, url: string, draining: boolean): boolean;
+  /** Id of the Plan serving now, 0 before the first apply. */
+  readonly planId: number;
 }

@@ -22,6 +22,8 @@ import { Listener } from './listener.js';
 import type { Plan } from './plan.js';
 import { TunnelSet } from './upgrade.js';
 import type { ApplyResult, ListenerInfo, Runtime, RuntimeOptions } from './runtime-api.js';
+import type { PoolStatus, Telemetry, UpstreamStatus } from '../observe/contracts.js';
+import { NOOP_METRICS } from '../observe/noop-metrics.js';
 
 class ProxyRuntime implements Runtime {
   private readonly opts: RuntimeOptions;
@@ -37,8 +39,11 @@ class ProxyRuntime implements Runtime {
   /** Reloads are serialised: a save during a reload waits for it. */
   private queue: Promise<unknown> = Promise.resolve();
 
+  private readonly telemetry: Telemetry;
+
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
+    this.telemetry = { metrics: opts.metrics ?? null, live: opts.live ?? null };
     this.health = new HealthCheckRegistry(opts.logger);
     this.dns = new DnsRefresher(opts.logger);
   }
@@ -51,8 +56,50 @@ class ProxyRuntime implements Runtime {
     return this.gateway?.plan ?? null;
   }
 
+  get planId(): number {
+    return this.gateway?.plan.id ?? 0;
+  }
+
+  pools(): PoolStatus[] {
+    const plan = this.gateway?.plan;
+    if (!plan) return [];
+    const now = Date.now();
+    return [...plan.pools.values()].map((p) => ({
+      name: p.name,
+      balance: p.balance,
+      upstreams: p.upstreams.map((u) => {
+        const s = u.state;
+        const state: UpstreamStatus['state'] = s.draining ? 'draining' : !s.healthy ? 'unhealthy' : s.isEjected(now) ? 'ejected' : 'healthy';
+        return {
+          url: u.url,
+          label: u.label,
+          state,
+          inflight: s.inflight,
+          latencyMs: Math.round(s.ewmaMs * 100) / 100,
+          weight: u.weight,
+          ...(s.isEjected(now) ? { ejectedUntil: s.ejectedUntil } : {}),
+        };
+      }),
+    }));
+  }
+
+  drain(pool: string, url: string, draining: boolean): boolean {
+    const p = this.gateway?.plan.pools.get(pool);
+    const u = p?.upstreams.find((x) => x.url === url || x.origin === url);
+    if (!u) return false;
+    if (u.state.draining !== draining) {
+      u.state.draining = draining;
+      this.opts.logger.info(draining ? 'upstream draining (admin)' : 'upstream back in rotation (admin)', { pool, upstream: u.label });
+    }
+    return true;
+  }
+
   apply(spec: ConfigSpec): Promise<ApplyResult> {
     const run = this.queue.then(() => this.applyNow(spec));
+    run.then(
+      () => this.reported(true),
+      () => this.reported(false),
+    );
     this.queue = run.catch(() => {});
     return run;
   }
@@ -63,12 +110,12 @@ class ProxyRuntime implements Runtime {
     assertValidConfig(spec);
     const { plan, dispatchers, states, budgets } = compile(
       spec,
-      { dispatchers: this.registry, states: this.states, logger: this.opts.logger },
+      { dispatchers: this.registry, states: this.states, logger: this.opts.logger, metrics: this.telemetry.metrics ?? NOOP_METRICS },
       this.nextPlanId,
     );
 
     // Bind what is new before swapping, so an address in use fails the reload, not the proxy.
-    const gateway = this.gateway ?? new Gateway(plan, this.opts.logger);
+    const gateway = this.gateway ?? new Gateway(plan, this.opts.logger, this.telemetry);
     const fresh: Listener[] = [];
     const wanted = new Map<string, Listener>();
     try {
@@ -119,6 +166,11 @@ class ProxyRuntime implements Runtime {
     this.reconcileBackground(plan, spec);
 
     return { planId: plan.id, listeners: this.listeners, compileMs: performance.now() - t0 };
+  }
+
+  private reported(ok: boolean): void {
+    this.telemetry.metrics?.reload(ok);
+    this.telemetry.live?.reload(ok);
   }
 
   /** Health checkers and DNS refreshers follow the Plan: kept when unchanged, started, or stopped. */

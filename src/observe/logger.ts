@@ -22,6 +22,17 @@ export interface AccessRecord {
   upstream?: string;
   /** Stable error code when the proxy answered with an error (PK_ERR_...). */
   error?: string;
+  /** X-Request-Id: the client's when it sent a sane one, else generated. Sent upstream and back. */
+  requestId?: string;
+  /** Request body bytes received from the client. */
+  bytesIn?: number;
+  /** Upstream attempts made (1 + retries); absent when no upstream was tried. */
+  attempts?: number;
+  /** Client country (geo feature), cache status, WAF and rate-limit verdicts, when those features run. */
+  country?: string;
+  cache?: string;
+  waf?: string;
+  rateLimit?: string;
 }
 
 export type LogFields = Record<string, unknown>;

@@ -13,6 +13,7 @@ import type { Pool as UndiciPool } from 'undici';
 import { ActiveHealthChecker, HealthCheckRegistry } from '../../../src/balance/health.js';
 import { StateRegistry } from '../../../src/balance/state.js';
 import { Upstream } from '../../../src/balance/upstream.js';
+import { NOOP_METRICS } from '../../../src/observe/noop-metrics.js';
 import type { HealthSpec } from '../../../src/config/spec.js';
 import type { LogFields, Logger } from '../../../src/observe/logger.js';
 import { deadPort, sleep, startBackend, waitUntil, type Backend } from '../../helpers/backend.js';
@@ -44,7 +45,7 @@ const states = new StateRegistry();
 
 /** A real Upstream for `url` in `pool` (state from the shared registry; no traffic dispatcher needed). */
 function upstreamFor(pool: string, url: string): Upstream {
-  return new Upstream(pool, url, 1, null, states.get(pool, url), {} as unknown as UndiciPool, `${pool}-${url}`);
+  return new Upstream(pool, url, 1, null, states.get(pool, url), {} as unknown as UndiciPool, `${pool}-${url}`, NOOP_METRICS.upstream(pool, url));
 }
 
 /** Probes that reached `be` on `path`. */

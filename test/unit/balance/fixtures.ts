@@ -4,12 +4,13 @@ import type { Pool as UndiciPool } from 'undici';
 import type { Accept, Balancer, PickContext } from '../../../src/balance/balancer.js';
 import { UpstreamState } from '../../../src/balance/state.js';
 import { Upstream } from '../../../src/balance/upstream.js';
+import { NOOP_METRICS } from '../../../src/observe/noop-metrics.js';
 
 export const T0 = 1_700_000_000_000;
 
 export function upstream(url: string, weight = 1, now = T0 - 3_600_000): Upstream {
   const id = createHash('sha256').update(`pool|${url}`).digest('base64url').slice(0, 12);
-  return new Upstream('pool', url, weight, null, new UpstreamState(`pool|${url}`, now), {} as unknown as UndiciPool, id);
+  return new Upstream('pool', url, weight, null, new UpstreamState(`pool|${url}`, now), {} as unknown as UndiciPool, id, NOOP_METRICS.upstream('pool', url));
 }
 
 /** `n` upstreams on 10.0.0.1.. with the given weights (default 1). */
