@@ -76,7 +76,7 @@ if (!(lbConnections > 0)) {
   process.exit(2);
 }
 
-const PORTS = { backend: 18380, proxykit: 18381, ref: 18382, lbRoundRobin: 18386, lbP2c: 18387, lbBackends: 18390 };
+const PORTS = { backend: 18380, proxykit: 18381, ref: 18382, observed: 18383, lbRoundRobin: 18386, lbP2c: 18387, lbBackends: 18390 };
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const useWrk = !args['no-wrk'] && onPath('wrk');
@@ -313,13 +313,21 @@ async function proxyCase(): Promise<string[]> {
     PORT: String(PORTS.ref),
     UPSTREAM_URL: upstream,
   });
+  const observed = start(
+    'proxykit+obs',
+    [process.execPath, path.join(root, 'bin', 'proxykit.js'), 'start', '-c', path.join(benchDir, 'proxykit.bench.config.ts')],
+    CORE.proxy,
+    { PORT: String(PORTS.observed), UPSTREAM_URL: upstream, OBSERVE: '1' },
+  );
   await waitReady('proxykit', PORTS.proxykit, proxykit);
+  await waitReady('proxykit+obs', PORTS.observed, observed);
   await waitReady('node-ref', PORTS.ref, ref);
 
   const targets = [
     { name: 'direct', port: PORTS.backend, pid: backend.pid! },
     { name: 'proxykit', port: PORTS.proxykit, pid: proxykit.pid! },
     { name: 'node-ref', port: PORTS.ref, pid: ref.pid! },
+    { name: 'proxykit+obs', port: PORTS.observed, pid: observed.pid! },
   ];
   const cases = [
     { name: 'small (12 B)', path: '/', bytes: 12 },
@@ -403,13 +411,14 @@ async function proxyCase(): Promise<string[]> {
     }
   }
   lines.push('');
-  lines.push('| case | proxykit / direct (req/s) | proxykit / node-ref (req/s) | CPU per request: proxykit / node-ref |');
-  lines.push('|---|--:|--:|--:|');
+  lines.push('| case | proxykit / direct (req/s) | proxykit / node-ref (req/s) | CPU per request: proxykit / node-ref | with access log + metrics / without (req/s) |');
+  lines.push('|---|--:|--:|--:|--:|');
   for (const c of cases) {
     const pk = summary('proxykit', c.name);
     const d = summary('direct', c.name);
     const nr = summary('node-ref', c.name);
-    lines.push(`| ${c.name} | ${(pk.rps / d.rps).toFixed(2)} | ${(pk.rps / nr.rps).toFixed(2)} | ${(pk.cpu / nr.cpu).toFixed(2)} |`);
+    const ob = summary('proxykit+obs', c.name);
+    lines.push(`| ${c.name} | ${(pk.rps / d.rps).toFixed(2)} | ${(pk.rps / nr.rps).toFixed(2)} | ${(pk.cpu / nr.cpu).toFixed(2)} | ${(ob.rps / pk.rps).toFixed(2)} |`);
   }
   lines.push('');
   lines.push(

@@ -4,11 +4,19 @@ import { createConfigLoader, type ConfigLoader } from '../config/loader.js';
 import { ConfigError } from '../config/errors.js';
 import type { ConfigSpec } from '../config/spec.js';
 import { parseDuration } from '../config/units.js';
-import { createReloader, watchConfig, type ConfigWatcher, type Reloader } from '../config/watch.js';
+import { createReloader, watchConfig, type ConfigWatcher, type ReloadOutcome, type Reloader } from '../config/watch.js';
 import { createRuntime } from '../engine/runtime.js';
 import type { Runtime } from '../engine/runtime-api.js';
 import type { Logger } from '../observe/logger.js';
 import { describeError, relative, summarize } from './common.js';
+import { createMetrics } from '../observe/metrics.js';
+import { LiveStats } from '../observe/live-stats.js';
+import type { Metrics } from '../observe/contracts.js';
+import { createAdminServer } from '../observe/admin.js';
+import { dashboardCsp, dashboardHtml } from '../observe/dashboard.js';
+import { createAdminContext } from './admin-context.js';
+
+type AdminServer = ReturnType<typeof createAdminServer>;
 
 export interface ServeOptions {
   configPath: string;
@@ -24,7 +32,12 @@ export interface ServeOptions {
 export interface Server {
   runtime: Runtime;
   logger: Logger;
-  reload(reason?: string): Promise<unknown>;
+  metrics: Metrics;
+  live: LiveStats;
+  /** The serving config (for the admin API's summary). */
+  spec(): ConfigSpec | undefined;
+  configPath: string;
+  reload(reason?: string): Promise<ReloadOutcome>;
   close(): Promise<void>;
 }
 
@@ -44,7 +57,16 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     firstError = err;
   }
   const logger = opts.makeLogger(current);
-  const runtime = createRuntime({ logger, ...(opts.dataDir ? { dataDir: opts.dataDir } : {}) });
+  const metrics = createMetrics();
+  const live = new LiveStats();
+  // `metrics: false` keeps the registry (the admin API still answers) but takes recording off the
+  // request path. Read once at start: switching it needs a restart.
+  const observe = current?.metrics !== false;
+  const runtime = createRuntime({
+    logger,
+    ...(observe ? { metrics, live } : {}),
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+  });
   let serving = false;
 
   const announce = (spec: ConfigSpec) => {
@@ -99,13 +121,18 @@ export async function serve(opts: ServeOptions): Promise<Server> {
   }
 
   let closing: Promise<void> | undefined;
-  return {
+  const server: Server = {
     runtime,
     logger,
+    metrics,
+    live,
+    spec: () => current,
+    configPath: opts.configPath,
     reload: (reason) => reloader.reload(reason),
     close() {
       return (closing ??= (async () => {
         await watcher?.close();
+        await admin?.close();
         let drain: number | undefined;
         try {
           const d = current?.limits?.drainTimeout;
@@ -119,6 +146,29 @@ export async function serve(opts: ServeOptions): Promise<Server> {
       })());
     },
   };
+
+  // The admin API (and dashboard) on its own listener, when the config asks for one. It binds once:
+  // moving `admin.listen` needs a restart (said in the log when a reload changes it).
+  let admin: AdminServer | undefined;
+  const adminSpec = current?.admin;
+  if (adminSpec) {
+    admin = createAdminServer({
+      listen: adminSpec.listen,
+      ...(adminSpec.token ? { token: adminSpec.token } : {}),
+      context: createAdminContext(server),
+      logger,
+      dashboardHtml,
+      dashboardCsp,
+    });
+    try {
+      const url = await admin.start();
+      logger.info(`admin API and dashboard on ${url}`);
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+  }
+  return server;
 }
 
 /** SIGINT/SIGTERM: graceful close, exit 0; a second signal exits at once. */

@@ -31,7 +31,12 @@ export async function runStart(opts: StartOptions): Promise<void> {
     dataDir: opts.dataDir ? path.resolve(opts.dataDir) : defaultDataDir(configPath),
     makeLogger: (spec) => {
       const level = spec?.log?.level;
-      return createJsonLogger({ ...(level ? { level } : {}), access: spec?.log?.access !== false });
+      const file = spec?.log?.file;
+      return createJsonLogger({
+        ...(level ? { level } : {}),
+        access: spec?.log?.access !== false,
+        ...(file ? { dest: path.resolve(path.dirname(configPath), file) } : {}),
+      });
     },
   });
   process.on('SIGHUP', () => {

@@ -188,7 +188,20 @@ export interface ConfigOptions {
   log?: {
     access?: boolean;
     level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+    /** Write JSON logs to this file (relative to the config) instead of stdout. `proxykit start` only. */
+    file?: string;
   };
+  /**
+   * Prometheus metrics (`GET /metrics` on the admin listener) and the dashboard's live stats.
+   * Default `true`; `false` takes all recording off the request path. Read at start.
+   */
+  metrics?: boolean;
+  /**
+   * OpenTelemetry trace context. `traceparent` / `tracestate` always pass through unchanged;
+   * `start: true` adds a new `traceparent` to requests that arrive without one. Default off.
+   * @example tracing: { start: true }
+   */
+  tracing?: { start?: boolean };
   /**
    * The admin API listener (`http://127.0.0.1:2019`). Default off. Without `token` only loopback
    * clients are answered and `listen` must be a loopback address; with `token` (at least 16

@@ -113,9 +113,14 @@ export function compile(spec: ConfigSpec, res: CompileResources, id: number): Co
   };
 
   const routes: CompiledRoute[] = [];
+  // A route's label (logs, metrics) is its match pattern, stable when routes are reordered;
+  // only a pattern used twice gets its position appended.
+  const seen = new Map<string, number>();
+  for (const r of spec.routes) seen.set(r.match, (seen.get(r.match) ?? 0) + 1);
   spec.routes.forEach((r, i) => {
     try {
-      routes.push(compileRoute(r, i, buildPool, res.metrics));
+      const label = (seen.get(r.match) ?? 0) > 1 ? `${r.match} #${i}` : r.match;
+      routes.push(compileRoute(r, label, buildPool, res.metrics));
     } catch (err) {
       problems.push({ message: `route "${r.match}": ${(err as Error).message}`, at: r.at });
     }
@@ -162,7 +167,7 @@ function stickyFor(spec: StickySpec): StickyCookie {
   return c;
 }
 
-function compileRoute(r: RouteSpec, index: number, buildPool: (p: PoolSpec) => UpstreamPool, metrics: Metrics): CompiledRoute {
+function compileRoute(r: RouteSpec, label: string, buildPool: (p: PoolSpec) => UpstreamPool, metrics: Metrics): CompiledRoute {
   const match = parseMatch(r.match);
   const target = r.target;
   if (target === undefined) throw new Error('has no target: add .to(pool), .redirect(url) or .respond(status)');
@@ -177,7 +182,6 @@ function compileRoute(r: RouteSpec, index: number, buildPool: (p: PoolSpec) => U
   const requestHeaders = compileEdits(r.headers?.request);
   const responseHeaders = compileEdits(r.headers?.response);
   const hide = new Set((r.hideHeaders ?? DEFAULT_HIDDEN).map((h) => h.toLowerCase()));
-  const label = `#${index} ${r.match}`;
   return {
     label,
     metrics: metrics.route(label),

@@ -183,6 +183,8 @@ export interface LogSpec {
   /** Access log on/off. Default on. */
   access?: boolean;
   level?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** Write JSON logs to this file (relative to the config) instead of stdout (`proxykit start`). */
+  file?: string;
 }
 
 export interface ConfigSpec {
@@ -199,6 +201,8 @@ export interface ConfigSpec {
    * <token>` (loopback included); required when `listen` is not a loopback address.
    */
   admin?: { listen: string; token?: string };
+  /** Prometheus metrics and live dashboard stats. Default on; `false` takes them off the hot path. */
+  metrics?: boolean;
   /** OpenTelemetry trace context: `traceparent` always passes through; `start` adds one when absent. */
   tracing?: { start?: boolean };
   tls?: unknown;

@@ -29,9 +29,9 @@ const HOST_HEADER = /^[A-Za-z0-9._\-:[\]]+$/;
 const MIN_STICKY_SECRET = 16;
 
 const KEYS = {
-  config: ['kind', 'listen', 'routes', 'trustProxies', 'via', 'limits', 'log', 'admin', 'tls', 'redis', 'at'],
+  config: ['kind', 'listen', 'routes', 'trustProxies', 'via', 'limits', 'log', 'admin', 'tls', 'redis', 'metrics', 'tracing', 'at'],
   limits: ['maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'drainTimeout'],
-  log: ['access', 'level'],
+  log: ['access', 'level', 'file'],
   admin: ['listen', 'token'],
   acme: ['email', 'directory', 'challenges', 'onDemand'],
   route: [

@@ -107,17 +107,20 @@ export function errorBody(k: ProxyErrorKind, accept: string | undefined): { type
   };
 }
 
-/** Answer with an error unless a response is already under way, in which case cut the connection. */
+/**
+ * Answer with an error unless a response is already under way, in which case cut the connection.
+ * Returns the body bytes sent (for the access log).
+ */
 export function sendError(
   res: ServerResponse,
   k: ProxyErrorKind,
   accept: string | undefined,
   extraHeaders?: Record<string, string>,
   closeConnection = false,
-): void {
+): number {
   if (res.headersSent || res.destroyed) {
     res.destroy();
-    return;
+    return 0;
   }
   const { type, body } = errorBody(k, accept);
   const headers: Record<string, string | number> = {
@@ -128,5 +131,7 @@ export function sendError(
   };
   if (closeConnection) headers.connection = 'close';
   res.writeHead(k.status, headers);
-  res.end(res.req?.method === 'HEAD' ? undefined : body);
+  const head = res.req?.method === 'HEAD';
+  res.end(head ? undefined : body);
+  return head ? 0 : Buffer.byteLength(body);
 }

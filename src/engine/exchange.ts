@@ -348,7 +348,7 @@ export class Exchange implements PickContext {
   private fail(kind: ProxyErrorKind, extra?: Record<string, string>): void {
     this.errorCode = kind.code;
     const closeAfter = kind.status === 413 || this.facts.transferEncoding || this.facts.contentLength !== undefined;
-    sendError(this.res, kind, this.facts.accept, extra, closeAfter);
+    this.bytes = sendError(this.res, kind, this.facts.accept, { ...extra, 'x-request-id': this.facts.requestId as string }, closeAfter);
     if (closeAfter) {
       // Captured now: node detaches the socket from req/res once the response is finished.
       const socket = this.req.socket;

@@ -110,7 +110,7 @@ export class Gateway {
     if (action.kind === 'respond') {
       res.writeHead(action.status, { ...action.headers, 'content-length': action.body.length, 'x-request-id': facts.requestId });
       res.end(method === 'HEAD' ? undefined : action.body);
-      this.finish(req, res, plan, route, facts, undefined, facts.started);
+      this.finish(req, res, plan, route, facts, undefined, facts.started, null, method === 'HEAD' ? 0 : action.body.length);
       return;
     }
     if (action.kind === 'redirect') {
@@ -167,12 +167,12 @@ export class Gateway {
     // A request refused before its body was read leaves unread bytes on the connection; closing is
     // the only safe way not to read them as a next request.
     const mustClose = kind.status === 400 || kind.status === 413 || facts.transferEncoding || (facts.contentLength !== undefined && facts.contentLength !== '0');
-    sendError(res, kind, facts.accept, { ...extra, 'x-request-id': facts.requestId as string }, mustClose);
+    const bytes = sendError(res, kind, facts.accept, { ...extra, 'x-request-id': facts.requestId as string }, mustClose);
     if (mustClose) {
       const socket = req.socket; // node detaches it from req once the response is finished
       res.once('finish', () => socket?.destroySoon());
     }
-    this.finish(req, res, plan, route, facts, kind.code, facts.started);
+    this.finish(req, res, plan, route, facts, kind.code, facts.started, null, bytes);
   }
 
   /**
@@ -188,14 +188,14 @@ export class Gateway {
     error: string | undefined,
     started: number,
     upstream: Upstream | null = null,
-    bytesOut = -1,
+    bytesOut = 0,
     bytesIn = 0,
     attempts = 0,
   ): void {
     // 499: the client left first (nginx's convention); the status we had set was never delivered.
     const status = error === ERRORS.CLIENT_CLOSED.code ? 499 : res.statusCode;
     const ms = performance.now() - started;
-    const out = bytesOut >= 0 ? bytesOut : Number(res.getHeader('content-length') ?? 0);
+    const out = bytesOut >= 0 ? bytesOut : 0;
     const t = this.telemetry;
     if (t.metrics !== null) {
       if (route !== null) route.metrics.done(status, ms / 1000, bytesIn, out, upstream?.metrics ?? null);

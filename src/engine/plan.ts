@@ -34,7 +34,7 @@ export type RouteAction =
   | { kind: 'respond'; status: number; body: Buffer; headers: Record<string, string> };
 
 export interface CompiledRoute {
-  /** `#2 api.example.com/v1/*`, for logs. */
+  /** `api.example.com/v1/*` (with ` #i` only when two routes share a pattern), for logs and metrics. */
   label: string;
   match: ParsedMatch;
   /** Upper-case methods, or null for any. HEAD is allowed wherever GET is. */

@@ -365,12 +365,13 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
   const authorize = (req: http.IncomingMessage, url: URL): void => {
     const peer = req.socket.remoteAddress;
     if (checkToken) {
+      // The dashboard link `/?token=…` is checked by `tokenLogin` (a stale cookie must not block it).
+      const login = (req.method === 'GET' || req.method === 'HEAD') && url.pathname === '/' && url.searchParams.has('token');
       const given = bearerToken(req.headers.authorization) ?? readCookie(req.headers.cookie, ADMIN_COOKIE);
-      if (given === undefined) {
-        // The dashboard link `/?token=…` is checked by the route; everything else needs a credential.
-        if (!(url.pathname === '/' && url.searchParams.has('token'))) {
-          throw new HttpError(401, 'this admin API needs a token: send Authorization: Bearer <token>', { 'www-authenticate': 'Bearer realm="proxykit"' });
-        }
+      if (login) {
+        // checked below
+      } else if (given === undefined) {
+        throw new HttpError(401, 'this admin API needs a token: send Authorization: Bearer <token>', { 'www-authenticate': 'Bearer realm="proxykit"' });
       } else if (!checkToken(given)) {
         warnAuth('rejected a request with a wrong token', peer);
         throw new HttpError(401, 'invalid token', { 'www-authenticate': 'Bearer realm="proxykit", error="invalid_token"' });
@@ -411,7 +412,9 @@ export function createAdminServer(opts: AdminServerOptions): AdminServer {
 
   // --- dispatch -------------------------------------------------------------------------------
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    // Origin-form only (`/path?query`); `//x` stays a path, never a host.
+    const target = req.url ?? '/';
+    const url = new URL(`http://admin.invalid${target.startsWith('/') ? target : `/${target}`}`);
     authorize(req, url);
     const method = req.method === 'HEAD' ? 'GET' : (req.method as Method);
     if ((req.method === 'GET' || req.method === 'HEAD') && tokenLogin(url, res)) return;

@@ -211,7 +211,10 @@ const SCRIPT = String.raw`
     var raw = v / 4;
     var p = Math.pow(10, Math.floor(Math.log10(raw)));
     var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= raw - 1e-9) return 4 * Math.max(steps[i] * p, 0.25);
+    for (var i = 0; i < steps.length; i++) {
+      if (steps[i] === 2.5 && p < 10) continue; // whole-number ticks for small counts
+      if (steps[i] * p >= raw - 1e-9) return 4 * Math.max(steps[i] * p, 0.25);
+    }
     return 40 * p;
   }
   /** Values for the last WINDOW seconds ending at 'end', by key; gaps are zero. */
@@ -257,7 +260,14 @@ const SCRIPT = String.raw`
         });
         return;
       }
-      s.values.forEach(function (v, i) { d += (i ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v).toFixed(1); });
+      // With a mask, seconds without requests are gaps (no latency to show), not zeros.
+      var pen = false;
+      s.values.forEach(function (v, i) {
+        if (s.mask && !(s.mask[i] > 0)) { pen = false; return; }
+        var alone = s.mask && !(s.mask[i + 1] > 0) && !pen;
+        d += (pen ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v).toFixed(1) + (alone ? 'h0.01' : '');
+        pen = true;
+      });
       if (s.fill) {
         kids.push(svg('path', { d: d + 'L' + x(n - 1).toFixed(1) + ' ' + y(0) + 'L' + x(0).toFixed(1) + ' ' + y(0) + 'Z', fill: s.color, 'fill-opacity': 0.12, stroke: 'none' }));
       }
@@ -452,12 +462,13 @@ const SCRIPT = String.raw`
     $('updated').setAttribute('datetime', d.toISOString());
   }
   function drawAll(secs, end) {
+    var busy = series(secs, end, 'requests');
     drawChart('chart-rps', [{ values: series(secs, end, 'requests'), color: '#2563eb', fill: true }], 'requests/s', 'Requests per second');
     drawChart('chart-errors', [{ values: series(secs, end, 'errors'), color: '#dc2626', bars: true }], 'errors/s', 'Errors per second');
     drawChart('chart-latency', [
-      { values: series(secs, end, 'p50'), color: '#0891b2' },
-      { values: series(secs, end, 'p90'), color: '#d97706' },
-      { values: series(secs, end, 'p99'), color: '#7c3aed', width: 2.25 }
+      { values: series(secs, end, 'p50'), color: '#0891b2', mask: busy },
+      { values: series(secs, end, 'p90'), color: '#d97706', mask: busy },
+      { values: series(secs, end, 'p99'), color: '#7c3aed', width: 2.25, mask: busy }
     ], 'ms', 'Latency p50, p90 and p99 in milliseconds');
   }
   window.addEventListener('resize', function () {
@@ -471,6 +482,7 @@ const SCRIPT = String.raw`
     });
   });
   window.addEventListener('pagehide', function () { if (es) es.close(); });
+  window.addEventListener('pageshow', function (e) { if (e.persisted) connect(); });
 
   connect();
 })();

@@ -15,14 +15,26 @@ export interface JsonLoggerOptions {
   stream?: DestinationStream;
   /** Write synchronously (default false: async). */
   sync?: boolean;
-  /** Buffer this many bytes before writing (async only). Default 0: write on the next tick, batched. */
+  /** Buffer this many bytes before writing (async only). Default 4096, flushed every 200 ms. */
   minLength?: number;
   /** Extra fields on every line. */
   base?: LogFields;
 }
 
 export function createJsonLogger(opts: JsonLoggerOptions = {}): Logger {
-  const boom = opts.stream ? undefined : pino.destination({ dest: opts.dest ?? 1, sync: opts.sync ?? false, minLength: opts.sync ? 0 : (opts.minLength ?? 0) });
+  // Access lines are batched (one write per ~4 KiB instead of one per request), and flushed at
+  // least every 200 ms so a quiet proxy's lines still appear promptly.
+  const boom = opts.stream ? undefined : pino.destination({ dest: opts.dest ?? 1, sync: opts.sync ?? false, minLength: opts.sync ? 0 : (opts.minLength ?? 4096) });
+  if (boom && !opts.sync) {
+    const timer = setInterval(() => {
+      try {
+        boom.flush();
+      } catch {
+        // not open yet, or nothing buffered
+      }
+    }, 200);
+    timer.unref();
+  }
   const log = pino(
     {
       level: opts.level ?? 'info',

@@ -285,6 +285,9 @@ describe('admin API', () => {
       assert.equal(nf.status, 404);
       assert.match(nf.json().error, /no admin endpoint \/nope/);
 
+      assert.equal((await rawGet(base, '//config', {})).status, 404, '//config is a path, not a host');
+      assert.equal((await call(base, 'GET', '/config/')).status, 200, 'a trailing slash is ignored');
+
       const m1 = await call(base, 'POST', '/config');
       assert.equal(m1.status, 405);
       assert.equal(m1.headers.allow, 'GET, HEAD');
@@ -429,6 +432,9 @@ describe('admin API', () => {
       assert.match(page.text, /dash/);
       assert.equal((await call(tokenBase, 'GET', '/upstreams', { headers: { cookie: pair } })).status, 200);
       assert.equal((await call(tokenBase, 'GET', '/upstreams', { headers: { cookie: 'proxykit_admin=wrong' } })).status, 401);
+      // A stale cookie does not block logging in again.
+      assert.equal((await call(tokenBase, 'GET', `/?token=${TOKEN}`, { headers: { cookie: 'proxykit_admin=old' } })).status, 303);
+      assert.equal((await call(tokenBase, 'POST', `/?token=${TOKEN}`)).status, 401, 'the query token only logs in on GET /');
     });
 
     it('without a token, a non-loopback Host (DNS rebinding) or a foreign Origin is refused with 403', T, async () => {

@@ -1,11 +1,11 @@
 /**
  * The live dashboard in real headless Chromium (Debian's `chromium`, driven by playwright-core).
  *
- * A real proxy runtime forwards real traffic to real backends on 127.0.0.1. Until the admin server
- * lands, this file serves the page itself with a small node:http server: `dashboardHtml()` at `/`
- * (under its strict CSP) and a Server-Sent Events stream at `events` with one LiveSnapshot a second,
- * built from the proxy's own access records (every finished request: status, duration) and its
- * live upstream state. The lead switches it to the admin server (`src/observe/admin.ts`) later.
+ * A real proxy runtime forwards real traffic to real backends on 127.0.0.1 and counts it in a real
+ * `LiveStats`. This file serves the page with a small node:http server: `dashboardHtml()` at any
+ * path ending in `/` (under `dashboardCsp()`) and a Server-Sent Events stream at `…/events` with one
+ * `live.snapshot(rt.pools())` a second, the way the admin server does (`src/observe/admin.ts`;
+ * switching this test to it is a matter of replacing `startPageServer`).
  *
  * The test fails, not skips, when chromium is missing: CI installs it (`.ci/run`).
  */
@@ -20,71 +20,16 @@ import type { AddressInfo } from 'node:net';
 import { defineConfig, route, pool } from '../../../src/index.js';
 import { createRuntime } from '../../../src/engine/runtime.js';
 import type { Runtime } from '../../../src/engine/runtime-api.js';
-import type { Plan } from '../../../src/engine/plan.js';
-import { createSilentLogger, type Logger } from '../../../src/observe/logger.js';
+import { createSilentLogger } from '../../../src/observe/logger.js';
+import { LiveStats } from '../../../src/observe/live-stats.js';
 import { dashboardCsp, dashboardHtml } from '../../../src/observe/dashboard.js';
-import type { LiveSecond, LiveSnapshot, PoolStatus } from '../../../src/observe/contracts.js';
+import type { LiveSnapshot } from '../../../src/observe/contracts.js';
 import { deadPort, startBackend, type Backend, type RespondSpec } from '../../helpers/backend.js';
 import { httpRequest, withTimeout } from '../../helpers/proxy.js';
 import { eventually, launchBrowser, type TestBrowser, type TestPage } from '../../helpers/browser.js';
 
 const T = { timeout: 30_000 };
 const SHOT = '/tmp/proxykit-dashboard.png';
-
-// ---- live numbers, from the proxy's own access records ----------------------------------------
-
-class Traffic {
-  private readonly buckets = new Map<number, { requests: number; errors: number; ms: number[] }>();
-  requests = 0;
-  errors = 0;
-  open = 0;
-
-  record(status: number, ms: number): void {
-    const t = Math.floor(Date.now() / 1000);
-    let b = this.buckets.get(t);
-    if (b === undefined) this.buckets.set(t, (b = { requests: 0, errors: 0, ms: [] }));
-    b.requests++;
-    b.ms.push(ms);
-    this.requests++;
-    if (status >= 500) {
-      b.errors++;
-      this.errors++;
-    }
-    for (const k of this.buckets.keys()) if (k < t - 120) this.buckets.delete(k);
-  }
-
-  seconds(now: number): LiveSecond[] {
-    const end = Math.floor(now / 1000);
-    const out: LiveSecond[] = [];
-    for (let t = end - 59; t <= end; t++) {
-      const b = this.buckets.get(t);
-      const sorted = (b?.ms ?? []).slice().sort((x, y) => x - y);
-      const q = (p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! : 0);
-      out.push({ t, requests: b?.requests ?? 0, errors: b?.errors ?? 0, p50: q(0.5), p90: q(0.9), p99: q(0.99) });
-    }
-    return out;
-  }
-}
-
-/** Upstream status straight from the serving Plan (what the admin API's `pools()` will report). */
-function poolsOf(rt: Runtime, balance: Record<string, string>): PoolStatus[] {
-  const plan = (rt as unknown as { plan: Plan | null }).plan;
-  if (!plan) return [];
-  const now = Date.now();
-  return [...plan.pools.values()].map((p) => ({
-    name: p.name,
-    balance: balance[p.name] ?? 'round-robin',
-    upstreams: p.upstreams.map((u) => ({
-      url: u.url,
-      label: u.label,
-      state: u.state.isEjected(now) ? 'ejected' : u.state.healthy ? 'healthy' : 'unhealthy',
-      inflight: u.inflight,
-      latencyMs: Math.round(u.state.ewmaMs * 10) / 10,
-      weight: u.weight,
-      ...(u.state.isEjected(now) ? { ejectedUntil: u.state.ejectedUntil } : {}),
-    })),
-  }));
-}
 
 // ---- the page server: the dashboard at any path ending in `/`, its stream at `…/events` --------
 
@@ -159,7 +104,7 @@ async function value(tp: TestPage, testid: string): Promise<number> {
 }
 
 /** `n` requests spread over `ms`, in small concurrent batches; resolves with their statuses. */
-async function load(base: string, n: number, ms: number, traffic: Traffic): Promise<number[]> {
+async function load(base: string, n: number, ms: number): Promise<number[]> {
   const batches = 30;
   const per = Math.ceil(n / batches);
   const statuses: number[] = [];
@@ -170,12 +115,7 @@ async function load(base: string, n: number, ms: number, traffic: Traffic): Prom
       const i = sent;
       // Mostly good traffic, some 500s from the backend, some 502s from a dead pool.
       const path = i % 30 === 29 ? `/legacy/${i}` : i % 15 === 7 ? `/api/fail/${i}` : `/api/items/${i}`;
-      traffic.open++;
-      pending.push(
-        httpRequest(base + path, { timeoutMs: 5000 })
-          .then((r) => void statuses.push(r.status))
-          .finally(() => traffic.open--),
-      );
+      pending.push(httpRequest(base + path, { timeoutMs: 5000 }).then((r) => void statuses.push(r.status)));
     }
     await new Promise((r) => setTimeout(r, ms / batches));
   }
@@ -184,8 +124,9 @@ async function load(base: string, n: number, ms: number, traffic: Traffic): Prom
 }
 
 describe('live dashboard (real Chromium, real proxy traffic)', () => {
-  const traffic = new Traffic();
-  const balance: Record<string, string> = { web: 'least-conn', legacy: 'round-robin' };
+  const live = new LiveStats();
+  /** What the proxy has counted so far. */
+  const counted = (): number => live.snapshot([]).totals.requests;
   let be1: Backend;
   let be2: Backend;
   let rt: Runtime | undefined;
@@ -201,8 +142,7 @@ describe('live dashboard (real Chromium, real proxy traffic)', () => {
     be1 = await startBackend({ respond });
     be2 = await startBackend({ respond });
     const dead = await deadPort();
-    const logger: Logger = { ...createSilentLogger(), accessEnabled: true, access: (r) => traffic.record(r.status, r.durationMs) };
-    rt = createRuntime({ logger });
+    rt = createRuntime({ logger: createSilentLogger(), live });
     const applied = await rt.apply(
       defineConfig({
         listen: ['http://127.0.0.1:0'],
@@ -213,12 +153,7 @@ describe('live dashboard (real Chromium, real proxy traffic)', () => {
       }),
     );
     proxyBase = applied.listeners[0]!.url.replace(/\/$/, '');
-    srv = await startPageServer(() => ({
-      now: Date.now(),
-      seconds: traffic.seconds(Date.now()),
-      totals: { requests: traffic.requests, errors: traffic.errors, openConnections: traffic.open, reloadsOk: 1, reloadsFailed: 0 },
-      pools: poolsOf(rt!, balance),
-    }));
+    srv = await startPageServer(() => live.snapshot(rt!.pools()));
     shotDir = await mkdtemp(join(tmpdir(), 'proxykit-dashboard-'));
     br = await launchBrowser();
     tp = await br.newPage({ width: 1280, height: 800 });
@@ -255,7 +190,7 @@ describe('live dashboard (real Chromium, real proxy traffic)', () => {
   });
 
   it('total requests and requests/s change under load (300 requests over ~3 s through the proxy)', T, async () => {
-    const before0 = await value(tp, 'total-requests');
+    const before0 = counted();
     const seenRps = new Set<number>();
     let peakRps = 0;
     const watcher = (async () => {
@@ -269,16 +204,17 @@ describe('live dashboard (real Chromium, real proxy traffic)', () => {
       }
     })();
 
-    const statuses = await load(proxyBase, 300, 3000, traffic);
+    const statuses = await load(proxyBase, 300, 3000);
     assert.equal(statuses.length, 300);
     assert.ok(statuses.filter((s) => s === 200).length >= 250, `mostly 200s: ${JSON.stringify(statuses.slice(0, 40))}`);
     assert.ok(statuses.some((s) => s === 500) && statuses.some((s) => s === 502), 'some 500s (backend) and 502s (dead pool)');
 
     // The page ends up showing exactly what the proxy counted.
-    await eventually(async () => (await value(tp, 'total-requests')) === traffic.requests, 5000, `total-requests to reach ${traffic.requests}`);
-    assert.equal(traffic.requests - before0, 300, 'the proxy recorded each request once');
+    const total = counted();
+    assert.equal(total - before0, 300, 'the proxy counted each request once');
+    await eventually(async () => (await value(tp, 'total-requests')) === total, 5000, `total-requests to reach ${total}`);
     const shown = await tp.page.getByTestId('total-requests').innerText();
-    assert.equal(shown.replace(/\D/g, ''), String(traffic.requests), `formatted total: ${shown}`);
+    assert.equal(shown.replace(/\D/g, ''), String(total), `formatted total: ${shown}`);
     assert.ok((await value(tp, 'total-errors')) >= 20, 'errors counted');
     assert.ok((await value(tp, 'p99')) > 0 || peakRps > 0, 'latency shown');
 
@@ -300,8 +236,8 @@ describe('live dashboard (real Chromium, real proxy traffic)', () => {
 
   it('screenshot at 1280×800', T, async () => {
     // Some fresh traffic so the charts show both a burst and live values.
-    await load(proxyBase, 120, 1500, traffic);
-    await eventually(async () => (await value(tp, 'total-requests')) === traffic.requests, 5000, 'totals caught up');
+    await load(proxyBase, 120, 1500);
+    await eventually(async () => (await value(tp, 'total-requests')) === counted(), 5000, 'totals caught up');
     const file = join(shotDir, 'dashboard-1280x800.png');
     await tp.page.screenshot({ path: file, fullPage: true });
     await copyFile(file, SHOT);
@@ -327,7 +263,7 @@ describe('live dashboard (real Chromium, real proxy traffic)', () => {
         { names: [hostile], notAfter: '2030-01-06T00:00:00Z', daysLeft: 5, issuer: '<b>bold</b>' },
       ],
       pools: [
-        ...poolsOf(rt!, balance),
+        ...rt!.pools(),
         {
           name: '<script>window.__pwned=2</script>',
           balance: 'p2c-ewma',
@@ -373,7 +309,7 @@ describe('live dashboard (real Chromium, real proxy traffic)', () => {
     await eventually(async () => (await conn.getAttribute('data-state')) === 'live', 10_000, 'live again after reconnecting');
     assert.equal(srv!.streams(), 1, 'exactly one stream after reconnecting');
     const before1 = await value(tp, 'total-requests');
-    await load(proxyBase, 30, 300, traffic);
+    await load(proxyBase, 30, 300);
     await eventually(async () => (await value(tp, 'total-requests')) === before1 + 30, 5000, 'updates after reconnecting');
     assert.deepEqual(tp.problems, []);
   });

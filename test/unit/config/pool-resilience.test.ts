@@ -9,6 +9,7 @@ import { poolSpecOf } from '../../../src/config/builder.js';
 import type { ConfigProblem } from '../../../src/config/errors.js';
 import type { ConfigSpec, PoolSpec } from '../../../src/config/spec.js';
 import { validateConfig } from '../../../src/config/validate.js';
+import { resolveHealth } from '../../../src/balance/health.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- these tests play a plain-JS user */
 type Loose = any;
@@ -147,7 +148,9 @@ test('validate: health', () => {
   expectOne(base().health({ path: '/h', hostname: 'x' }), /health: unknown option "hostname"/, /did you mean "host"/);
   // interval must exceed timeout, counting defaults (interval 5s, timeout 2s).
   expectOne(base().health({ path: '/h', interval: '1s', timeout: '1s' }), /health.timeout \(1s\) is not shorter than health.interval \(1s\)/, /shorter than interval/);
-  expectOne(base().health({ path: '/h', interval: '1s' }), /health.timeout \(2s, the default\) is not shorter than health.interval \(1s\)/);
+  // Without an explicit timeout, the default follows the interval (half of it below 4s): valid.
+  assert.deepEqual(problems(base().health({ path: '/h', interval: '1s' })), []);
+  assert.equal(resolveHealth({ path: '/h', interval: '1s' }).timeoutMs, 500);
   expectOne(base().health({ path: '/h', timeout: '10s' }), /health.timeout \(10s\) is not shorter than health.interval \(5s, the default\)/);
   assert.deepEqual(problems(base().health({ path: '/h', interval: 100, timeout: 50, expect: 204, host: 'status.internal:8080' })), []);
 });
