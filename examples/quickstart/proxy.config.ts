@@ -6,6 +6,9 @@ const api = pool('api', ['http://127.0.0.1:3001', 'http://127.0.0.1:3002']).bala
 
 export default defineConfig({
   listen: ['http://127.0.0.1:8080'],
+  // The admin API and live dashboard: open http://127.0.0.1:2019/ in a browser,
+  // or run `npx proxykit status`. Loopback only, so no token is needed.
+  admin: { listen: 'http://127.0.0.1:2019' },
   routes: [
     route('/health').respond(200, 'ok'),
     route('/old').redirect('http://127.0.0.1:8080/api/hello', 301),

@@ -59,7 +59,7 @@ export async function runDemo(): Promise<void> {
   const backends = [first, second];
   const configPath = path.join(PACKAGE_ROOT, 'examples', 'quickstart', 'proxy.config.ts');
   const ports = backends.map((b) => (b.address() as AddressInfo).port).join(' and ');
-  const server = await runDev(configPath, (runtime) => {
+  const server = await runDev(configPath, (runtime, spec) => {
     const base = runtime.listeners[0]?.url ?? 'http://127.0.0.1:8080';
     process.stdout.write(
       `\nproxykit demo — proxy on ${base}, demo backends on 127.0.0.1 ports ${ports}\n` +
@@ -67,7 +67,8 @@ export async function runDemo(): Promise<void> {
         `  curl ${base}/api/hello          # round-robin across both backends\n` +
         `  curl '${base}/api/slow?ms=500'  # a slow upstream\n` +
         `  curl ${base}/health             # answered by the proxy itself\n` +
-        `  curl -i ${base}/old             # a redirect\n\n`,
+        `  curl -i ${base}/old             # a redirect\n` +
+        (spec.admin ? `  open ${spec.admin.listen}/       # the live dashboard (also: npx proxykit status)\n\n` : '\n'),
     );
   });
   exitOnSignals(server, async () => {
