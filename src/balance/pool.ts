@@ -10,6 +10,7 @@
  *   3. none usable at all → panic mode (Envoy): ignore health and serve from every upstream
  *      not full and not tried, rather than fail everything. Logged, at most once a second.
  */
+import tls from 'node:tls';
 import { Pool as UndiciPool } from 'undici';
 import type { Accept, Balancer, PickContext } from './balancer.js';
 import { createBalancer } from './algorithms/index.js';
@@ -129,6 +130,18 @@ export class UpstreamPool {
 export interface DispatcherOptions {
   connectMs: number;
   maxConnections: number | null;
+  /** TLS to an https upstream (verification on unless `rejectUnauthorized` is false). */
+  tls?: UpstreamTls;
+}
+
+export interface UpstreamTls {
+  /** Identity of these settings (file paths + flags), part of the registry key. */
+  id: string;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+  rejectUnauthorized: boolean;
 }
 
 /**
@@ -138,16 +151,29 @@ export interface DispatcherOptions {
  */
 export class DispatcherRegistry {
   private readonly pools = new Map<string, UndiciPool>();
+  private readonly options = new Map<string, DispatcherOptions>();
 
   private static key(origin: string, opts: DispatcherOptions): string {
-    return `${origin}|${opts.connectMs}|${opts.maxConnections ?? ''}`;
+    return `${origin}|${opts.connectMs}|${opts.maxConnections ?? ''}|${opts.tls?.id ?? ''}`;
   }
 
   private static create(origin: string, opts: DispatcherOptions): UndiciPool {
+    const t = opts.tls;
     return new UndiciPool(origin, {
       connections: opts.maxConnections,
       pipelining: 1,
-      connect: { timeout: opts.connectMs },
+      connect: {
+        timeout: opts.connectMs,
+        ...(t
+          ? {
+              rejectUnauthorized: t.rejectUnauthorized,
+              ...(t.ca ? { ca: [...tls.rootCertificates, t.ca.toString()] } : {}),
+              ...(t.cert ? { cert: t.cert } : {}),
+              ...(t.key ? { key: t.key } : {}),
+              ...(t.servername ? { servername: t.servername } : {}),
+            }
+          : {}),
+      },
       keepAliveTimeout: 30_000,
       keepAliveMaxTimeout: 600_000,
       // Per-request timeouts are passed with each dispatch (they differ per pool).
@@ -164,6 +190,7 @@ export class DispatcherRegistry {
     if (p === undefined) {
       p = DispatcherRegistry.create(origin, opts);
       this.pools.set(key, p);
+      this.options.set(key, opts);
     }
     return p;
   }
@@ -177,11 +204,9 @@ export class DispatcherRegistry {
     const swapped = new Map<UndiciPool, UndiciPool>();
     for (const [key, old] of this.pools) {
       if (!key.startsWith(`${origin}|`)) continue;
-      const [, connectMs, maxConnections] = key.split('|');
-      const fresh = DispatcherRegistry.create(origin, {
-        connectMs: Number(connectMs),
-        maxConnections: maxConnections === '' ? null : Number(maxConnections),
-      });
+      const opts = this.options.get(key);
+      if (opts === undefined) continue;
+      const fresh = DispatcherRegistry.create(origin, opts);
       this.pools.set(key, fresh);
       swapped.set(old, fresh);
       void old.close().catch(() => {});
@@ -195,6 +220,7 @@ export class DispatcherRegistry {
     for (const [key, p] of this.pools) {
       if (keep.has(p)) continue;
       this.pools.delete(key);
+      this.options.delete(key);
       closing.push(p.close().catch(() => {}));
     }
     await Promise.all(closing);

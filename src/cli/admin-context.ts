@@ -47,7 +47,9 @@ export function createAdminContext(server: Server): AdminContext {
     drain: (pool, url, draining) => runtime.drain(pool, url, draining),
     metrics,
     live(): LiveSnapshot {
-      return server.live.snapshot(pools());
+      const snap = server.live.snapshot(pools());
+      const certs = runtime.certificates();
+      return certs.length > 0 ? { ...snap, certificates: certs } : snap;
     },
   };
 }

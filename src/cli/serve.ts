@@ -66,6 +66,7 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     logger,
     ...(observe ? { metrics, live } : {}),
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    configDir: path.dirname(path.resolve(opts.configPath)),
   });
   let serving = false;
 
@@ -160,6 +161,7 @@ export async function serve(opts: ServeOptions): Promise<Server> {
       dashboardHtml,
       dashboardCsp,
     });
+    admin.register({ method: 'GET', path: '/certs', handle: async () => ({ status: 200, body: runtime.certificates() }) });
     try {
       const url = await admin.start();
       logger.info(`admin API and dashboard on ${url}`);

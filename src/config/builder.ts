@@ -55,6 +55,7 @@ import {
   type TargetMethod,
   type TimeoutOptions,
   type UpstreamInput,
+  type UpstreamTlsOptions,
   type WafOptions,
 } from './builder.types.js';
 
@@ -699,6 +700,23 @@ export class PoolBuilder<TUsed extends string = never, TDynamic extends boolean 
    */
   dns<O extends DnsOptions = DnsOptions>(opts?: Exact<O, DnsOptions>): Pool<TUsed | 'dns', TDynamic> {
     return this.#next<Pool<TUsed | 'dns', TDynamic>>('dns', this.dns, { dns: copyPlain((opts ?? {}) as DnsOptions) });
+  }
+
+  /**
+   * TLS to `https://` upstreams. The upstream's certificate is verified against the system roots
+   * (and `NODE_EXTRA_CA_CERTS`) by default.
+   *
+   * - `ca`: extra CA certificate(s) to trust, a PEM file path (relative to the config).
+   * - `cert`, `key`: client certificate and key (PEM file paths) for mutual TLS; give both.
+   * - `servername`: SNI and verification name, when it differs from the URL's host.
+   * - `insecure`: skip verification. Default `false`; only for tests against self-signed upstreams.
+   *
+   * @example
+   * pool('api', ['https://10.0.0.5:8443']).tls({ ca: 'certs/internal-ca.pem', servername: 'api.internal' })
+   * pool('api', ['https://api.internal']).tls({ cert: 'client.pem', key: 'client.key' })
+   */
+  tls<O extends UpstreamTlsOptions>(opts: Exact<O, UpstreamTlsOptions>): Pool<TUsed | 'tls', TDynamic> {
+    return this.#next<Pool<TUsed | 'tls', TDynamic>>('tls', this.tls, { tls: copyPlain(opts as UpstreamTlsOptions) });
   }
 }
 

@@ -16,6 +16,9 @@ import type {
   StickySpec,
   TimeoutsSpec,
   UpstreamSpec,
+  AcmeSpec,
+  TlsSpec,
+  UpstreamTlsSpec,
 } from './spec.js';
 import type { Rate } from './units.js';
 
@@ -127,23 +130,63 @@ export interface GeoOptions {
   nearest?: boolean;
 }
 
-/** ACME (automatic certificates) options of `tls.acme`. */
-export interface AcmeOptions {
-  /** Contact address for the ACME account. */
-  email: string;
-  /** ACME directory URL. Default Let's Encrypt production. */
-  directory?: string;
-  /** Challenge types to use. Default `['http-01', 'tls-alpn-01']`. */
-  challenges?: Array<'http-01' | 'tls-alpn-01' | 'dns-01'>;
-  /** Issue certificates on demand during TLS handshakes, when `ask(name)` allows. */
-  onDemand?: { ask: (name: string) => boolean | Promise<boolean> };
+/**
+ * ACME (automatic certificates) options of `tls.acme`: the same shape as `AcmeSpec`.
+ *
+ * - `email`: contact address for the ACME account (required).
+ * - `directory`: ACME directory URL (https). Default Let's Encrypt production.
+ * - `challenges`: challenge types in preference order. Default `['http-01', 'tls-alpn-01']`
+ *   (plus `'dns-01'` when `dns` is set).
+ * - `dns`: a DNS-01 provider `{ set(name, value), remove(name, value) }` (needed for wildcards).
+ * - `onDemand`: issue during the first handshake for an unknown name, only when `ask(name)`
+ *   returns true; `perMinute` (default 10) caps issuances overall, `retryAfter` (default `'10m'`)
+ *   is how long a refused or failed name is left alone.
+ *
+ * @example
+ * tls: { acme: { email: 'ops@example.com' } }
+ * tls: { acme: { email: 'ops@example.com', onDemand: { ask: (name) => name.endsWith('.example.com'), perMinute: 5 } } }
+ */
+export type AcmeOptions = AcmeSpec;
+
+/** A certificate file and its key file (PEM, paths relative to the config). */
+export interface CertFileOptions {
+  cert: string;
+  key: string;
 }
 
-/** `tls` config: ACME, files, or `'internal'` (a local CA). */
+/** `tls` options every form shares: extra names, HSTS, the HTTP→HTTPS redirect. */
+export interface TlsCommonOptions {
+  /** Certificate files (PEM; relative to the config). Names come from the certificates; files win over ACME and internal. */
+  certs?: CertFileOptions[];
+  /** Names to manage besides the hosts in routes (e.g. `'*.example.com'` with a DNS-01 provider). */
+  domains?: string[];
+  /** Strict-Transport-Security on HTTPS responses. Default off; `true` = max-age 1 year. */
+  hsts?: TlsSpec['hsts'];
+  /** Redirect plain HTTP to HTTPS for hosts with a managed certificate. Default `true`. */
+  redirectHttp?: boolean;
+}
+
+/**
+ * `tls` config: ACME, files, or the internal CA (`'internal'`, short for `{ internal: true }`).
+ * Files may be combined with ACME or internal (they cover their names, the rest is issued);
+ * ACME and internal exclude each other.
+ *
+ * @example
+ * tls: { acme: { email: 'ops@example.com' }, domains: ['www.example.com'], hsts: true }
+ * tls: { certs: [{ cert: 'a.pem', key: 'a.key' }] }
+ * tls: 'internal'
+ */
 export type TlsOptions =
   | 'internal'
-  | { acme: AcmeOptions }
-  | { certs: Array<{ cert: string; key: string }> };
+  | (TlsCommonOptions & { acme: AcmeOptions; internal?: false })
+  | (TlsCommonOptions & { internal: true; acme?: undefined })
+  | (TlsCommonOptions & { certs: CertFileOptions[]; acme?: undefined; internal?: false });
+
+/**
+ * Options of `.tls()` on a pool: how proxykit talks TLS to `https://` upstreams. Verification is
+ * on by default.
+ */
+export type UpstreamTlsOptions = UpstreamTlsSpec;
 
 /** Options of `.to()` on a route: a pool builder or a single upstream URL string. */
 export type Target = AnyPool | string;
@@ -209,7 +252,11 @@ export interface ConfigOptions {
    * `Authorization: Bearer <token>`, loopback included.
    */
   admin?: { listen: string; token?: string };
-  /** TLS for https listeners. */
+  /**
+   * Certificates for `https://` listeners: `{ acme: { email } }` (automatic, for the routes' hosts
+   * and `domains`), `{ certs: [{ cert, key }] }` (files), or `'internal'` (a local CA proxykit
+   * creates and tells you how to trust). An https listener needs one of them.
+   */
   tls?: TlsOptions;
   /** Redis URL for state shared across instances. Default none (in-process state). */
   redis?: string;

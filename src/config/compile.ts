@@ -5,12 +5,14 @@
 import { BlockList, isIP } from 'node:net';
 import type { Pool as UndiciPool } from 'undici';
 import { ConfigError, type ConfigProblem } from './errors.js';
-import type { ConfigSpec, HeaderEdits, PoolSpec, RouteSpec, RouteTarget, StickySpec } from './spec.js';
+import type { ConfigSpec, HeaderEdits, PoolSpec, RouteSpec, RouteTarget, StickySpec, UpstreamTlsSpec } from './spec.js';
 import { parseByteSize, parseDuration } from './units.js';
 import { parseMatch, paramNames } from '../engine/match.js';
 import type { CompiledHeaderEdits, CompiledRoute, ListenAddress, Plan, ResolvedLimits, RouteAction } from '../engine/plan.js';
 import { createHash } from 'node:crypto';
-import { DispatcherRegistry, UpstreamPool, type RetryPolicy } from '../balance/pool.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DispatcherRegistry, UpstreamPool, type RetryPolicy, type UpstreamTls } from '../balance/pool.js';
 import { PassivePolicy } from '../balance/passive.js';
 import type { RetryBudget } from '../balance/retry-budget.js';
 import { StateRegistry, type UpstreamState } from '../balance/state.js';
@@ -57,6 +59,8 @@ export interface CompileResources {
   states: StateRegistry;
   logger: Logger;
   metrics: Metrics;
+  /** Where relative file paths in the config (upstream CA, client certificates) are resolved. */
+  configDir?: string;
 }
 
 const DEFAULT_RETRY = { attempts: 2, budget: 0.2, minPerSecond: 10 };
@@ -81,7 +85,11 @@ export function compile(spec: ConfigSpec, res: CompileResources, id: number): Co
     };
     const ups = p.upstreams.map((u) => {
       const origin = new URL(u.url).origin;
-      const d = res.dispatchers.get(origin, { connectMs: timeouts.connectMs, maxConnections: p.maxConnections ?? null });
+      const d = res.dispatchers.get(origin, {
+        connectMs: timeouts.connectMs,
+        maxConnections: p.maxConnections ?? null,
+        ...(origin.startsWith('https:') && p.tls !== undefined ? { tls: upstreamTls(p.tls, res.configDir, p.name) } : {}),
+      });
       dispatchers.add(d);
       const state = res.states.get(p.name, u.url, now);
       states.add(state);
@@ -148,8 +156,33 @@ export function compile(spec: ConfigSpec, res: CompileResources, id: number): Co
     pools,
     accessLog: spec.log?.access !== false,
     startTraces: spec.tracing?.start === true,
+    httpsRedirect: httpsRedirectPort(spec),
+    hsts: hstsValue(spec),
   };
   return { plan, dispatchers, states, budgets };
+}
+
+/** Read an upstream's TLS files once per compile; a missing file is a config error, not a 502. */
+function upstreamTls(t: UpstreamTlsSpec, configDir: string | undefined, poolName: string): UpstreamTls {
+  const read = (file: string | undefined, what: string): Buffer | undefined => {
+    if (file === undefined) return undefined;
+    const full = path.resolve(configDir ?? process.cwd(), file);
+    try {
+      return fs.readFileSync(full);
+    } catch (err) {
+      throw new ConfigError([
+        { message: `pool "${poolName}": cannot read tls.${what} file ${full} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, hint: 'paths are relative to the config file' },
+      ]);
+    }
+  };
+  return {
+    id: JSON.stringify([t.ca ?? null, t.cert ?? null, t.key ?? null, t.servername ?? null, t.insecure === true]),
+    ...(t.ca !== undefined ? { ca: read(t.ca, 'ca') } : {}),
+    ...(t.cert !== undefined ? { cert: read(t.cert, 'cert') } : {}),
+    ...(t.key !== undefined ? { key: read(t.key, 'key') } : {}),
+    ...(t.servername !== undefined ? { servername: t.servername } : {}),
+    rejectUnauthorized: t.insecure !== true,
+  };
 }
 
 /**
@@ -242,6 +275,22 @@ function resolveLimits(spec: ConfigSpec): ResolvedLimits {
     maxConnections: l.maxConnections ?? DEFAULT_LIMITS.maxConnections,
     drainTimeoutMs: l.drainTimeout !== undefined ? parseDuration(l.drainTimeout) : DEFAULT_LIMITS.drainTimeoutMs,
   };
+}
+
+/** The port plain HTTP is redirected to for managed hosts: the first https listener's, if any. */
+function httpsRedirectPort(spec: ConfigSpec): number | null {
+  const tls = spec.tls;
+  if (tls === undefined || (typeof tls === 'object' && tls.redirectHttp === false)) return null;
+  const https = spec.listen.map(parseListen).find((l) => l.protocol === 'https');
+  return https ? https.port : null;
+}
+
+function hstsValue(spec: ConfigSpec): string | null {
+  const h = typeof spec.tls === 'object' ? spec.tls.hsts : undefined;
+  if (h === undefined || h === false) return null;
+  const o = h === true ? {} : h;
+  const maxAge = o.maxAge !== undefined ? Math.floor(parseDuration(o.maxAge) / 1000) : 31_536_000;
+  return `max-age=${maxAge}${o.includeSubDomains ? '; includeSubDomains' : ''}${o.preload ? '; preload' : ''}`;
 }
 
 function buildTrust(entries: string[] | undefined): BlockList | null {

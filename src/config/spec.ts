@@ -110,6 +110,8 @@ export interface PoolSpec {
   slowStart?: Duration;
   /** Re-resolution of upstream host names. */
   dns?: DnsSpec;
+  /** TLS to `https://` upstreams (verification is on by default). */
+  tls?: UpstreamTlsSpec;
   at?: SourceLocation;
   /** Where each builder method was called, by method name (`{ health: { at } }`), for precise errors. */
   calls?: Record<string, { at?: SourceLocation }>;
@@ -187,6 +189,59 @@ export interface LogSpec {
   file?: string;
 }
 
+/** A DNS-01 provider: publish and remove `_acme-challenge.<name>` TXT records (for wildcards). */
+export interface DnsChallengeProvider {
+  set(name: string, value: string): Promise<void>;
+  remove(name: string, value: string): Promise<void>;
+}
+
+export interface AcmeSpec {
+  /** Contact address for the ACME account. */
+  email: string;
+  /** ACME directory URL. Default Let's Encrypt production. */
+  directory?: string;
+  /** Challenge types, in preference order. Default `['http-01', 'tls-alpn-01']` (+ dns-01 when `dns` is set). */
+  challenges?: Array<'http-01' | 'tls-alpn-01' | 'dns-01'>;
+  /** DNS-01 provider (needed for wildcard names). */
+  dns?: DnsChallengeProvider;
+  /** Issue certificates during TLS handshakes for unknown names, only when `ask(name)` approves. */
+  onDemand?: {
+    ask: (name: string) => boolean | Promise<boolean>;
+    /** At most this many on-demand issuances per minute overall. Default 10. */
+    perMinute?: number;
+    /** A name refused or failed is not asked again for this long. Default 10m. */
+    retryAfter?: Duration;
+  };
+}
+
+export interface TlsSpec {
+  /** Automatic certificates from an ACME CA for the routes' hosts and `domains`. */
+  acme?: AcmeSpec;
+  /** Certificate files (PEM; paths relative to the config). Names come from the certificates. */
+  certs?: Array<{ cert: string; key: string }>;
+  /** A local CA that proxykit creates (and prints how to trust) and issues from. */
+  internal?: boolean;
+  /** Names to manage besides the hosts in routes (e.g. a wildcard). */
+  domains?: string[];
+  /** Strict-Transport-Security on HTTPS responses. Default off; `true` = max-age 1 year. */
+  hsts?: boolean | { maxAge?: Duration; includeSubDomains?: boolean; preload?: boolean };
+  /** Redirect plain HTTP to HTTPS for hosts that have a managed certificate. Default true. */
+  redirectHttp?: boolean;
+}
+
+/** How proxykit talks TLS to an upstream (`https://` upstream URLs). */
+export interface UpstreamTlsSpec {
+  /** Extra CA certificate(s) to trust, PEM file path (relative to the config). */
+  ca?: string;
+  /** Client certificate and key (PEM file paths) for mutual TLS. */
+  cert?: string;
+  key?: string;
+  /** SNI / verification name, when it differs from the URL's host. */
+  servername?: string;
+  /** Skip verification. Default false; for tests against self-signed upstreams only. */
+  insecure?: boolean;
+}
+
 export interface ConfigSpec {
   readonly kind: 'config';
   listen: string[];
@@ -205,7 +260,8 @@ export interface ConfigSpec {
   metrics?: boolean;
   /** OpenTelemetry trace context: `traceparent` always passes through; `start` adds one when absent. */
   tracing?: { start?: boolean };
-  tls?: unknown;
+  /** `'internal'` is short for `{ internal: true }`. */
+  tls?: TlsSpec | 'internal';
   redis?: string;
   at?: SourceLocation;
 }

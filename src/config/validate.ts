@@ -6,6 +6,7 @@
  * everything for plain-JS configs (`as any`, wrong option names, values out of range).
  */
 import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
 import { parseMatch } from '../engine/match.js';
 import { DEFAULT_HEALTH_INTERVAL_MS } from '../balance/health.js';
 import { DEFAULT_EJECT_FOR_MS } from '../balance/passive.js';
@@ -33,14 +34,18 @@ const KEYS = {
   limits: ['maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'drainTimeout'],
   log: ['access', 'level', 'file'],
   admin: ['listen', 'token'],
-  acme: ['email', 'directory', 'challenges', 'onDemand'],
+  tls: ['acme', 'certs', 'internal', 'domains', 'hsts', 'redirectHttp'],
+  acme: ['email', 'directory', 'challenges', 'dns', 'onDemand'],
+  onDemand: ['ask', 'perMinute', 'retryAfter'],
+  hsts: ['maxAge', 'includeSubDomains', 'preload'],
+  upstreamTls: ['ca', 'cert', 'key', 'servername', 'insecure'],
   route: [
     'kind', 'match', 'methods', 'target', 'stripPrefix', 'rewrite', 'headers', 'hostHeader', 'hideHeaders',
     'bodyLimit', 'timeouts', 'features', 'at', 'calls',
   ],
   pool: [
     'kind', 'name', 'upstreams', 'balance', 'sticky', 'health', 'passive', 'retry', 'timeouts', 'maxConnections',
-    'maxPending', 'slowStart', 'dns', 'at', 'calls',
+    'maxPending', 'slowStart', 'dns', 'tls', 'at', 'calls',
   ],
   upstream: ['url', 'weight', 'region'],
   health: ['path', 'interval', 'timeout', 'healthy', 'unhealthy', 'expect', 'host'],
@@ -357,7 +362,7 @@ export function validateConfig(spec: ConfigSpec): ConfigProblem[] {
     if (lenient) c.add(`config: ${p.message}`, at, p.hint);
   }
 
-  validateTls(c, spec.tls, at);
+  validateTls(c, spec, at);
 
   // routes and pools
   if (!Array.isArray(spec.routes)) {
@@ -404,41 +409,55 @@ function validateAdmin(c: Collector, admin: Record<string, unknown>, at: SourceL
   }
 }
 
-function validateTls(c: Collector, tls: unknown, at: SourceLocation | undefined): void {
-  if (tls === undefined || tls === 'internal') return;
+const TLS_HINT = "add tls: 'internal' for local development or tls: { acme: { email: 'you@example.com' } }";
+/** hstspreload.org asks for at least one year, includeSubDomains and preload. */
+const HSTS_PRELOAD_MIN_MS = 365 * 24 * 3600 * 1000;
+/** A DNS name as a certificate carries it: LDH labels, a `*` only as the whole left-most label. */
+const CERT_NAME = /^(\*\.)?(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** Problem with a name to get a certificate for (`tls.domains`), or undefined when fine. */
+function certNameProblem(name: unknown): { message: string; hint: string } | undefined {
+  if (typeof name !== 'string' || name === '') return { message: `${q(name)} is not a host name`, hint: "e.g. 'www.example.com' or '*.example.com'" };
+  if (isIP(name) !== 0) return undefined;
+  if (/[^\x00-\x7f]/.test(name)) {
+    const ascii = domainToASCII(name);
+    return { message: `${q(name)} is not in ASCII form`, hint: ascii ? `write the IDNA (punycode) form: ${q(ascii)}` : 'write the IDNA (punycode) form' };
+  }
+  if (!CERT_NAME.test(name)) {
+    const wild = name.includes('*');
+    return {
+      message: `${q(name)} is not a valid ${wild ? 'wildcard ' : ''}host name`,
+      hint: wild ? "a wildcard is only a whole left-most label: '*.example.com' (not 'a*.example.com' or '*.*.example.com')" : 'letters, digits and hyphens in dot-separated labels, e.g. \'www.example.com\'',
+    };
+  }
+  return undefined;
+}
+
+function validateTls(c: Collector, spec: ConfigSpec, at: SourceLocation | undefined): void {
+  const tls: unknown = spec.tls;
+  const httpsListen = Array.isArray(spec.listen) ? spec.listen.find((l) => typeof l === 'string' && /^https:/i.test(l)) : undefined;
+  if (tls === undefined) {
+    if (httpsListen !== undefined) c.add(`config: listen ${q(httpsListen)} is https but the config has no tls`, at, TLS_HINT);
+    return;
+  }
+  if (tls === 'internal') return;
   const example = "tls: { acme: { email: 'ops@example.com' } }, { certs: [{ cert: 'a.pem', key: 'a.key' }] } or 'internal'";
   if (!isObject(tls)) {
     c.add(`config: tls ${q(tls)} is not valid`, at, `use ${example}`);
     return;
   }
-  c.keys(tls, ['acme', 'certs'], 'config: tls', at);
-  if ('acme' in tls && 'certs' in tls) c.add('config: tls has both acme and certs', at, 'use one of them');
+  c.keys(tls, KEYS.tls, 'config: tls', at);
+  if (tls.internal !== undefined && typeof tls.internal !== 'boolean') {
+    c.add(`config: tls.internal must be true or false, got ${q(tls.internal)}`, at, "tls: 'internal' (or { internal: true })");
+  }
+  if (tls.acme !== undefined && tls.internal === true) {
+    c.add('config: tls has both acme and internal', at, "use tls.acme for public names, or tls: 'internal' for local development (names ACME cannot serve, like localhost, get internal certificates anyway)");
+  }
+  if (tls.acme === undefined && tls.certs === undefined && tls.internal !== true) {
+    c.add('config: tls has no certificate source', at, `${TLS_HINT}, or certs: [{ cert: 'a.pem', key: 'a.key' }]`);
+  }
   if (tls.acme !== undefined && c.object(tls.acme, 'config: tls.acme', at, "{ email: 'ops@example.com' }")) {
-    const a = tls.acme;
-    c.keys(a, KEYS.acme, 'config: tls.acme', at);
-    if (typeof a.email !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(a.email)) {
-      c.add(`config: tls.acme.email ${q(a.email)} is not an email address`, at, "e.g. email: 'ops@example.com'");
-    }
-    if (a.directory !== undefined) {
-      let ok = false;
-      try {
-        ok = typeof a.directory === 'string' && ['http:', 'https:'].includes(new URL(a.directory).protocol);
-      } catch {
-        ok = false;
-      }
-      if (!ok) c.add(`config: tls.acme.directory ${q(a.directory)} is not a URL`, at, "e.g. 'https://acme-staging-v02.api.letsencrypt.org/directory'");
-    }
-    if (a.challenges !== undefined) {
-      const list = Array.isArray(a.challenges) ? a.challenges : [a.challenges];
-      for (const ch of list) {
-        if (!ACME_CHALLENGES.includes(ch as string)) {
-          c.add(`config: tls.acme.challenges: ${q(ch)} is not a challenge type`, at, suggestHint(String(ch), ACME_CHALLENGES, 'challenge types'));
-        }
-      }
-    }
-    if (a.onDemand !== undefined && !(isObject(a.onDemand) && typeof a.onDemand.ask === 'function')) {
-      c.add('config: tls.acme.onDemand needs an ask function', at, 'onDemand: { ask: (name) => name.endsWith(\'.example.com\') }');
-    }
+    validateAcme(c, tls.acme, tls.domains, at);
   }
   if (tls.certs !== undefined) {
     if (!Array.isArray(tls.certs) || tls.certs.length === 0) {
@@ -452,6 +471,108 @@ function validateTls(c: Collector, tls: unknown, at: SourceLocation | undefined)
         }
       });
     }
+  }
+  if (tls.domains !== undefined) {
+    if (!Array.isArray(tls.domains)) {
+      c.add(`config: tls.domains must be an array of host names, got ${q(tls.domains)}`, at, "e.g. domains: ['www.example.com', '*.example.com']");
+    } else {
+      for (const d of tls.domains) {
+        const p = certNameProblem(d);
+        if (p) c.add(`config: tls.domains: ${p.message}`, at, p.hint);
+      }
+    }
+  }
+  if (tls.hsts !== undefined && typeof tls.hsts !== 'boolean') {
+    if (c.object(tls.hsts, 'config: tls.hsts', at, "true, or { maxAge: '365d', includeSubDomains: true }")) {
+      const h = tls.hsts;
+      c.keys(h, KEYS.hsts, 'config: tls.hsts', at);
+      const maxAge = c.positiveDuration(h.maxAge, 'config: tls.hsts.maxAge', at);
+      for (const k of ['includeSubDomains', 'preload'] as const) {
+        if (h[k] !== undefined && typeof h[k] !== 'boolean') c.add(`config: tls.hsts.${k} must be true or false, got ${q(h[k])}`, at, `{ ${k}: true }`);
+      }
+      if (h.preload === true && (h.includeSubDomains !== true || (maxAge !== undefined && maxAge < HSTS_PRELOAD_MIN_MS))) {
+        c.add('config: tls.hsts.preload needs includeSubDomains and a maxAge of at least a year', at, "hsts: { maxAge: 31536000000, includeSubDomains: true, preload: true } (or leave maxAge out for one year)");
+      }
+    }
+  }
+  if (tls.redirectHttp !== undefined && typeof tls.redirectHttp !== 'boolean') {
+    c.add(`config: tls.redirectHttp must be true or false, got ${q(tls.redirectHttp)}`, at, 'redirectHttp: false serves plain HTTP as well');
+  }
+}
+
+function validateAcme(c: Collector, a: Record<string, unknown>, domains: unknown, at: SourceLocation | undefined): void {
+  c.keys(a, KEYS.acme, 'config: tls.acme', at);
+  if (typeof a.email !== 'string' || !/^[^@\s]+@[^@\s]+\.[^@\s.]+$/.test(a.email)) {
+    c.add(`config: tls.acme.email ${q(a.email)} is not an email address`, at, "the ACME account's contact, e.g. email: 'ops@example.com'");
+  }
+  if (a.directory !== undefined) {
+    let protocol = '';
+    try {
+      protocol = typeof a.directory === 'string' ? new URL(a.directory).protocol : '';
+    } catch {
+      protocol = '';
+    }
+    if (protocol === 'http:') {
+      c.add(`config: tls.acme.directory ${q(a.directory)} is not https`, at, 'ACME runs over https only (RFC 8555 §6.1); a test CA such as Pebble serves https too (trust its root with NODE_EXTRA_CA_CERTS)');
+    } else if (protocol !== 'https:') {
+      c.add(`config: tls.acme.directory ${q(a.directory)} is not a URL`, at, "e.g. 'https://acme-staging-v02.api.letsencrypt.org/directory'");
+    }
+  }
+  const hasDns = a.dns !== undefined;
+  if (hasDns && !(isObject(a.dns) || typeof a.dns === 'function') || (hasDns && (typeof (a.dns as Record<string, unknown>).set !== 'function' || typeof (a.dns as Record<string, unknown>).remove !== 'function'))) {
+    c.add('config: tls.acme.dns must be a provider with set(name, value) and remove(name, value) functions', at, 'dns: { set: async (name, value) => { /* create the TXT record */ }, remove: async (name, value) => { /* delete it */ } }');
+  }
+  if (a.challenges !== undefined) {
+    const list = Array.isArray(a.challenges) ? a.challenges : [a.challenges];
+    if (list.length === 0) c.add('config: tls.acme.challenges lists no challenge type', at, "leave it out for ['http-01', 'tls-alpn-01'], or list some");
+    const seen = new Set<unknown>();
+    for (const ch of list) {
+      if (!ACME_CHALLENGES.includes(ch as string)) {
+        c.add(`config: tls.acme.challenges: ${q(ch)} is not a challenge type`, at, suggestHint(String(ch), ACME_CHALLENGES, 'challenge types'));
+      } else if (seen.has(ch)) {
+        c.add(`config: tls.acme.challenges lists ${q(ch)} twice`, at, 'list each challenge type once');
+      }
+      seen.add(ch);
+    }
+    if (seen.has('dns-01') && !hasDns) {
+      c.add("config: tls.acme.challenges has 'dns-01' but tls.acme.dns is not set", at, 'add a DNS provider: dns: { set(name, value), remove(name, value) }');
+    }
+  }
+  if (Array.isArray(domains) && !hasDns) {
+    const wild = domains.find((d) => typeof d === 'string' && d.startsWith('*.'));
+    if (wild !== undefined) {
+      c.add(`config: tls.domains has the wildcard ${q(wild)} but tls.acme.dns is not set`, at, 'ACME CAs issue wildcards only through DNS-01: add dns: { set(name, value), remove(name, value) }');
+    }
+  }
+  if (a.onDemand !== undefined) {
+    const od = a.onDemand;
+    if (!isObject(od) || typeof od.ask !== 'function') {
+      c.add('config: tls.acme.onDemand needs an ask function', at, "onDemand: { ask: (name) => name.endsWith('.example.com') } — it must approve every name, or anyone can make you order certificates");
+    } else {
+      c.keys(od, KEYS.onDemand, 'config: tls.acme.onDemand', at);
+      c.positiveInt(od.perMinute, 'config: tls.acme.onDemand.perMinute', at);
+      c.positiveDuration(od.retryAfter, 'config: tls.acme.onDemand.retryAfter', at);
+    }
+  }
+}
+
+/** A pool's `.tls()`: file paths, names, flags (files are read when the pool is built). */
+function validateUpstreamTls(c: Collector, t: Record<string, unknown>, label: string, at: SourceLocation | undefined): void {
+  c.keys(t, KEYS.upstreamTls, `${label}: tls`, at);
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    if (t[k] !== undefined && (typeof t[k] !== 'string' || t[k] === '')) {
+      c.add(`${label}: tls.${k} must be a file path, got ${q(t[k])}`, at, `e.g. { ${k}: 'certs/${k === 'ca' ? 'ca.pem' : k === 'cert' ? 'client.pem' : 'client.key'}' } (relative to the config)`);
+    }
+  }
+  if ((t.cert === undefined) !== (t.key === undefined)) {
+    c.add(`${label}: tls needs both cert and key for a client certificate`, at, "{ cert: 'client.pem', key: 'client.key' }");
+  }
+  if (t.servername !== undefined) {
+    const p = typeof t.servername === 'string' && !t.servername.includes('*') ? certNameProblem(t.servername) : { message: `${q(t.servername)} is not a host name`, hint: "e.g. servername: 'api.internal'" };
+    if (p) c.add(`${label}: tls.servername ${p.message}`, at, p.hint);
+  }
+  if (t.insecure !== undefined && typeof t.insecure !== 'boolean') {
+    c.add(`${label}: tls.insecure must be true or false, got ${q(t.insecure)}`, at, 'insecure: true skips verification (tests only)');
   }
 }
 
@@ -806,6 +927,10 @@ function validatePool(c: Collector, p: PoolSpec): void {
   c.positiveInt(p.maxPending, `${label}: maxPending`, loc('circuitBreaker'), true);
 
   if (p.slowStart !== undefined) c.duration(p.slowStart, `${label}: slowStart`, loc('slowStart'));
+
+  if (p.tls !== undefined && c.object(p.tls, `${label}: tls`, loc('tls'), "{ ca: 'certs/ca.pem' }")) {
+    validateUpstreamTls(c, p.tls as unknown as Record<string, unknown>, label, loc('tls'));
+  }
 
   if (p.dns !== undefined && c.object(p.dns, `${label}: dns`, loc('dns'), "{ refresh: '30s' }")) {
     c.keys(p.dns, KEYS.dns, `${label}: dns`, loc('dns'));

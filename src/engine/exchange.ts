@@ -224,6 +224,7 @@ export class Exchange implements PickContext {
     }
     if (this.setCookie !== null) result.push('set-cookie', this.setCookie);
     result.push('x-request-id', this.facts.requestId as string);
+    if (this.facts.secure && this.plan.hsts !== null) result.push('strict-transport-security', this.plan.hsts);
     if (!this.route.responseHeaders.empty) {
       const edits = this.route.responseHeaders;
       const kept = result.length === 0 || edits.remove.size === 0 ? result : removeNames(result, edits.remove);
@@ -347,7 +348,8 @@ export class Exchange implements PickContext {
 
   private fail(kind: ProxyErrorKind, extra?: Record<string, string>): void {
     this.errorCode = kind.code;
-    const closeAfter = kind.status === 413 || this.facts.transferEncoding || this.facts.contentLength !== undefined;
+    const closeAfter =
+      this.req.httpVersionMajor === 1 && (kind.status === 413 || this.facts.transferEncoding || this.facts.contentLength !== undefined);
     this.bytes = sendError(this.res, kind, this.facts.accept, { ...extra, 'x-request-id': this.facts.requestId as string }, closeAfter);
     if (closeAfter) {
       // Captured now: node detaches the socket from req/res once the response is finished.

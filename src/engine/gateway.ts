@@ -17,6 +17,7 @@ import { pathMatches } from './match.js';
 import type { CompiledRoute, Plan } from './plan.js';
 import type { Upstream } from '../balance/upstream.js';
 import type { Telemetry } from '../observe/contracts.js';
+import type { TlsService } from '../tls/contracts.js';
 import { parseTarget } from './target.js';
 import { Exchange, type RequestBody } from './exchange.js';
 
@@ -38,6 +39,8 @@ export interface HeadFacts {
   traceparent: string | undefined;
   /** performance.now() when the head was handed to us. */
   started: number;
+  /** Arrived over TLS. */
+  secure: boolean;
 }
 
 export class Gateway {
@@ -49,6 +52,10 @@ export class Gateway {
   private drainWaiters: Array<() => void> = [];
 
   readonly telemetry: Telemetry;
+  /** Certificates and ACME challenges; null when no config has asked for TLS yet. */
+  tls: TlsService | null = null;
+  /** The bound port of the first https listener (differs from the config when it asked for 0). */
+  httpsPort: number | null = null;
 
   constructor(plan: Plan, logger: Logger, telemetry: Telemetry) {
     this.plan = plan;
@@ -57,11 +64,12 @@ export class Gateway {
   }
 
   /** node:http 'request' (and 'checkContinue', with expectContinue = true). */
-  handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+  handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean, secure = false): void {
     const plan = this.plan;
     if (this.draining) res.shouldKeepAlive = false;
 
     const facts = inspectHead(req.rawHeaders);
+    facts.secure = secure;
     // One id per request, the client's when it is sane: sent upstream, returned, and logged.
     if (facts.requestId === undefined || !SANE_REQUEST_ID.test(facts.requestId)) facts.requestId = randomUUID();
     const bad = checkHead(req, facts);
@@ -69,6 +77,34 @@ export class Gateway {
       this.reject(req, res, plan, bad, facts);
       return;
     }
+    const tls = this.tls;
+    if (tls !== null && !secure) {
+      const url = req.url ?? '';
+      // ACME HTTP-01 (RFC 8555 §8.3): answered on plain HTTP before routing or redirecting.
+      if (url.startsWith(ACME_CHALLENGE_PREFIX)) {
+        const keyAuth = tls.httpChallenge(url.slice(ACME_CHALLENGE_PREFIX.length));
+        if (keyAuth !== null) {
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': Buffer.byteLength(keyAuth) });
+          res.end(keyAuth);
+          this.finish(req, res, plan, null, facts, undefined, facts.started, null, Buffer.byteLength(keyAuth));
+          return;
+        }
+      }
+      // Hosts with a managed certificate are served over HTTPS only: redirect plain HTTP there.
+      if (plan.httpsRedirect !== null && facts.host !== undefined) {
+        const host = hostOnly(facts.host);
+        if (tls.manages(host)) {
+          const target = this.httpsPort ?? plan.httpsRedirect;
+          const port = target === 443 ? '' : `:${target}`;
+          const location = `https://${host}${port}${url.startsWith('/') ? url : '/'}`;
+          res.writeHead(308, { location, 'content-length': 0, 'x-request-id': facts.requestId });
+          res.end();
+          this.finish(req, res, plan, null, facts, undefined, facts.started);
+          return;
+        }
+      }
+    }
+
     if (req.method === 'OPTIONS' && req.url === '*') {
       // Asterisk-form asks about the server itself (RFC 9110 §9.3.7); answer it here.
       res.writeHead(204, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS', 'content-length': 0, 'x-request-id': facts.requestId });
@@ -108,7 +144,12 @@ export class Gateway {
 
     const action = route.action;
     if (action.kind === 'respond') {
-      res.writeHead(action.status, { ...action.headers, 'content-length': action.body.length, 'x-request-id': facts.requestId });
+      res.writeHead(action.status, {
+        ...action.headers,
+        'content-length': action.body.length,
+        'x-request-id': facts.requestId,
+        ...(secure && plan.hsts !== null ? { 'strict-transport-security': plan.hsts } : {}),
+      });
       res.end(method === 'HEAD' ? undefined : action.body);
       this.finish(req, res, plan, route, facts, undefined, facts.started, null, method === 'HEAD' ? 0 : action.body.length);
       return;
@@ -140,6 +181,9 @@ export class Gateway {
       body = countBody(req, route.bodyLimit, counter);
     } else if (facts.contentLength !== undefined && facts.contentLength !== '0') {
       body = req;
+    } else if (req.httpVersionMajor === 2 && !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders) {
+      // HTTP/2 frames bodies itself: a request without END_STREAM on its headers has one.
+      body = countBody(req, route.bodyLimit, counter);
     }
 
     const exchange = new Exchange(this, req, res, plan, route, action.pool, facts, target.path, method, path, headers, hostIndex, body, counter);
@@ -166,7 +210,10 @@ export class Gateway {
   ): void {
     // A request refused before its body was read leaves unread bytes on the connection; closing is
     // the only safe way not to read them as a next request.
-    const mustClose = kind.status === 400 || kind.status === 413 || facts.transferEncoding || (facts.contentLength !== undefined && facts.contentLength !== '0');
+    // (HTTP/2 frames every message itself: only the stream ends, never the shared connection.)
+    const mustClose =
+      req.httpVersionMajor === 1 &&
+      (kind.status === 400 || kind.status === 413 || facts.transferEncoding || (facts.contentLength !== undefined && facts.contentLength !== '0'));
     const bytes = sendError(res, kind, facts.accept, { ...extra, 'x-request-id': facts.requestId as string }, mustClose);
     if (mustClose) {
       const socket = req.socket; // node detaches it from req once the response is finished
@@ -243,6 +290,14 @@ export class Gateway {
   }
 }
 
+const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+
+/** `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`. */
+function hostOnly(authority: string): string {
+  const c = hostPortSplit(authority);
+  return (c === -1 ? authority : authority.slice(0, c)).toLowerCase();
+}
+
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /** One pass over rawHeaders picking out what routing and forwarding need. */
@@ -263,6 +318,7 @@ export function inspectHead(raw: string[]): HeadFacts {
     requestId: undefined,
     traceparent: undefined,
     started: performance.now(),
+    secure: false,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -287,6 +343,8 @@ export function inspectHead(raw: string[]): HeadFacts {
         break;
       case 10:
         if (name === 'Connection' || name.toLowerCase() === 'connection') f.connection = f.connection === undefined ? raw[i + 1] : `${f.connection}, ${raw[i + 1]}`;
+        // HTTP/2's authority (RFC 9113 §8.3.1) stands in for Host.
+        else if (name === ':authority') f.host = raw[i + 1];
         break;
       case 11:
         if (name.toLowerCase() === 'traceparent') f.traceparent = raw[i + 1];
@@ -316,6 +374,7 @@ export function inspectHead(raw: string[]): HeadFacts {
 
 /** What node's parser lets through but a proxy must refuse (RFC 9112 §3.2, §6.1). */
 function checkHead(req: IncomingMessage, f: HeadFacts): ProxyErrorKind | null {
+  if (req.httpVersionMajor === 2) return f.host === undefined || validHost(f.host) ? null : ERRORS.BAD_REQUEST;
   if (req.httpVersionMajor !== 1) return ERRORS.BAD_REQUEST; // HTTP/0.9-style request lines
   if (f.hostCount > 1) return ERRORS.BAD_REQUEST;
   if (f.hostCount === 0 && req.httpVersionMinor === 1) return ERRORS.BAD_REQUEST;
@@ -387,7 +446,7 @@ function buildUpstreamHeaders(
   const named = f.connection === undefined ? null : namedByConnection(f.connection);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    if (drop.match(name) !== null) continue;
+    if (name.charCodeAt(0) === 58 /* ':' HTTP/2 pseudo-header */ || drop.match(name) !== null) continue;
     if (named !== null && named.includes(name.toLowerCase())) continue;
     out.push(name, raw[i + 1]);
   }

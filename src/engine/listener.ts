@@ -1,10 +1,12 @@
 /**
- * A bound socket serving HTTP/1.1 (TLS and HTTP/2 arrive with their own issue: a listener is
- * created from a ListenAddress so an `https:` one can slot in here). Listeners outlive Plans: a
- * reload that keeps the same address keeps the same server, and only the limits that node allows
- * to change at runtime are updated.
+ * A bound socket: `http:` serves HTTP/1.1; `https:` terminates TLS (certificates chosen per
+ * handshake by SNI from the TlsService) and serves HTTP/2 and HTTP/1.1 by ALPN. Listeners outlive
+ * Plans: a reload that keeps the same address keeps the same server, and only the limits that node
+ * allows to change at runtime are updated.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
+import type { TlsService } from '../tls/contracts.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Gateway } from './gateway.js';
@@ -12,42 +14,72 @@ import type { ListenAddress, ResolvedLimits } from './plan.js';
 import { handleUpgrade, type TunnelSet } from './upgrade.js';
 import { ERRORS, sendError } from './errors.js';
 
+/** A plain HTTP/1.1 server, or a TLS server speaking HTTP/2 and HTTP/1.1 (ALPN). */
+type AnyServer = http.Server | http2.Http2SecureServer;
+
 export class Listener {
   readonly address: ListenAddress;
-  readonly server: http.Server;
+  readonly server: AnyServer;
   /** The URL with the real port (when port 0 was asked for). */
   url: string;
   private readonly limitsAtStart: ResolvedLimits;
 
-  constructor(address: ListenAddress, limits: ResolvedLimits, gateway: Gateway, tunnels: TunnelSet) {
+  constructor(address: ListenAddress, limits: ResolvedLimits, gateway: Gateway, tunnels: TunnelSet, tls: TlsService | null) {
     this.address = address;
     this.url = address.url;
     this.limitsAtStart = limits;
-    const server = http.createServer({
-      maxHeaderSize: limits.maxHeaderSize,
-      // node checks header/request deadlines on this interval; the default 30 s would let a 10 s
-      // headersTimeout run to 40 s. One second keeps deadlines honest for a small cost.
-      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
-      requestTimeout: limits.requestTimeoutMs,
-      headersTimeout: limits.headersTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      noDelay: true,
-      // Headers are only ever read as rawHeaders; let node skip joining duplicates.
-      joinDuplicateHeaders: false,
-    });
-    server.maxConnections = limits.maxConnections;
-    server.on('request', (req, res) => gateway.handle(req, res, false));
-    server.on('checkContinue', (req, res) => gateway.handle(req, res, true));
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const secure = address.protocol === 'https';
+    let server: AnyServer;
+    if (secure) {
+      if (tls === null) throw new Error(`listen ${address.url}: an https listener needs tls in the config`);
+      server = http2.createSecureServer({
+        allowHTTP1: true,
+        // TLS 1.2+ with node's default (modern) cipher list; TLS 1.3 is preferred by negotiation.
+        minVersion: 'TLSv1.2',
+        // Certificates are chosen per handshake, so they change live (renewal, reload) without
+        // touching the listener or the connections already open.
+        SNICallback: (servername, cb) => {
+          tls.sni(servername).then(
+            (ctx) => (ctx ? cb(null, ctx) : cb(new Error(`no certificate for "${servername}"`))),
+            (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
+          );
+        },
+        maxHeaderSize: limits.maxHeaderSize,
+        settings: { maxHeaderListSize: limits.maxHeaderSize },
+      } as http2.SecureServerOptions);
+      // An idle HTTP/2 session is closed after the keep-alive timeout, like an idle HTTP/1.1 one.
+      server.setTimeout(limits.keepAliveTimeoutMs);
+      // Client-side TLS failures (scanners, wrong SNI) are normal on the internet: never fatal.
+      server.on('tlsClientError', () => {});
+    } else {
+      server = http.createServer({
+        maxHeaderSize: limits.maxHeaderSize,
+        // node checks header/request deadlines on this interval; the default 30 s would let a 10 s
+        // headersTimeout run to 40 s. One second keeps deadlines honest for a small cost.
+        connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
+        requestTimeout: limits.requestTimeoutMs,
+        headersTimeout: limits.headersTimeoutMs,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        noDelay: true,
+        // Headers are only ever read as rawHeaders; let node skip joining duplicates.
+        joinDuplicateHeaders: false,
+      });
+    }
+    this.server = server;
+    this.updateLimits(limits);
+    const on = server.on.bind(server) as (event: string, fn: (...args: never[]) => void) => void;
+    on('request', (req: http.IncomingMessage, res: http.ServerResponse) => gateway.handle(req, res, false, secure));
+    on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => gateway.handle(req, res, true, secure));
+    on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       void handleUpgrade(gateway, tunnels, req, socket, head).catch((err: unknown) => {
         gateway.logger.error('upgrade handler failed', { err: String(err) });
         socket.destroy();
       });
     });
-    server.on('clientError', onClientError);
+    on('clientError', onClientError);
     const t = gateway.telemetry;
     if (t.metrics !== null || t.live !== null) {
-      server.on('connection', (socket: Socket) => {
+      on(secure ? 'secureConnection' : 'connection', (socket: Socket) => {
         t.metrics?.connectionOpened();
         t.live?.connections(1);
         socket.once('close', () => {
@@ -56,12 +88,19 @@ export class Listener {
         });
       });
     }
-    this.server = server;
+  }
+
+  /** Install the TLS service's certificate for clients without SNI (https listeners only). */
+  refreshDefaultCertificate(tls: TlsService): void {
+    if (this.address.protocol !== 'https') return;
+    const kp = tls.defaultKeyPair();
+    if (kp !== null) (this.server as http2.Http2SecureServer).setSecureContext({ cert: kp.cert, key: kp.key, minVersion: 'TLSv1.2' });
   }
 
   /** Apply the limits node lets us change on a live server. */
   updateLimits(limits: ResolvedLimits): void {
-    const s = this.server;
+    // Http2SecureServer with allowHTTP1 honours the same HTTP/1.1 deadlines as http.Server.
+    const s = this.server as http.Server;
     s.headersTimeout = limits.headersTimeoutMs;
     s.requestTimeout = limits.requestTimeoutMs;
     s.keepAliveTimeout = limits.keepAliveTimeoutMs;
@@ -93,13 +132,13 @@ export class Listener {
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.server.close(() => resolve());
-      this.server.closeIdleConnections();
+      (this.server as http.Server).closeIdleConnections?.();
     });
   }
 
   /** Cut every connection (after the drain deadline). */
   destroy(): void {
-    this.server.closeAllConnections();
+    (this.server as http.Server).closeAllConnections?.();
   }
 }
 

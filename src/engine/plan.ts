@@ -88,4 +88,8 @@ export interface Plan {
   readonly accessLog: boolean;
   /** Start a W3C `traceparent` for requests that arrive without one. */
   readonly startTraces: boolean;
+  /** Port of the HTTPS listener plain HTTP is redirected to (managed hosts), or null: no redirect. */
+  readonly httpsRedirect: number | null;
+  /** `Strict-Transport-Security` value for HTTPS responses, or null. */
+  readonly hsts: string | null;
 }

@@ -5,7 +5,7 @@
  */
 import type { ConfigSpec } from '../config/spec.js';
 import type { Logger } from '../observe/logger.js';
-import type { LiveRecorder, Metrics, PoolStatus } from '../observe/contracts.js';
+import type { CertificateStatus, LiveRecorder, Metrics, PoolStatus } from '../observe/contracts.js';
 
 export interface ListenerInfo {
   /** e.g. `http://127.0.0.1:8080` (the actual port when 0 was asked). */
@@ -14,8 +14,10 @@ export interface ListenerInfo {
 
 export interface RuntimeOptions {
   logger: Logger;
-  /** Where certificates and state live (later issues). */
+  /** Where certificates and state live. Default `$XDG_DATA_HOME/proxykit` (`~/.local/share/proxykit`). */
   dataDir?: string;
+  /** The config file's directory, against which certificate file paths are resolved. */
+  configDir?: string;
   /** Prometheus metrics (`createMetrics()`); none when omitted. */
   metrics?: Metrics;
   /** Rolling per-second stats for the dashboard (`new LiveStats()`); none when omitted. */
@@ -46,4 +48,6 @@ export interface Runtime {
   drain(pool: string, url: string, draining: boolean): boolean;
   /** Id of the Plan serving now, 0 before the first apply. */
   readonly planId: number;
+  /** Certificates being served (empty without TLS). */
+  certificates(): CertificateStatus[];
 }

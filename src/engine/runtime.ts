@@ -17,12 +17,17 @@ import { StateRegistry } from '../balance/state.js';
 import { HealthCheckRegistry } from '../balance/health.js';
 import { DnsRefresher, type DnsEntry } from '../balance/dns.js';
 import { isIP } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseMatch } from './match.js';
+import type { TlsService } from '../tls/contracts.js';
+import { createTlsService } from '../tls/manager.js';
 import { Gateway } from './gateway.js';
 import { Listener } from './listener.js';
 import type { Plan } from './plan.js';
 import { TunnelSet } from './upgrade.js';
 import type { ApplyResult, ListenerInfo, Runtime, RuntimeOptions } from './runtime-api.js';
-import type { PoolStatus, Telemetry, UpstreamStatus } from '../observe/contracts.js';
+import type { CertificateStatus, PoolStatus, Telemetry, UpstreamStatus } from '../observe/contracts.js';
 import { NOOP_METRICS } from '../observe/noop-metrics.js';
 
 class ProxyRuntime implements Runtime {
@@ -40,6 +45,8 @@ class ProxyRuntime implements Runtime {
   private queue: Promise<unknown> = Promise.resolve();
 
   private readonly telemetry: Telemetry;
+  /** Created with the first config that asks for TLS; kept (with its certificates) across reloads. */
+  private tls: TlsService | null = null;
 
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
@@ -83,6 +90,10 @@ class ProxyRuntime implements Runtime {
     }));
   }
 
+  certificates(): CertificateStatus[] {
+    return this.tls?.certificates() ?? [];
+  }
+
   drain(pool: string, url: string, draining: boolean): boolean {
     const p = this.gateway?.plan.pools.get(pool);
     const u = p?.upstreams.find((x) => x.url === url || x.origin === url);
@@ -110,12 +121,34 @@ class ProxyRuntime implements Runtime {
     assertValidConfig(spec);
     const { plan, dispatchers, states, budgets } = compile(
       spec,
-      { dispatchers: this.registry, states: this.states, logger: this.opts.logger, metrics: this.telemetry.metrics ?? NOOP_METRICS },
+      {
+        dispatchers: this.registry,
+        states: this.states,
+        logger: this.opts.logger,
+        metrics: this.telemetry.metrics ?? NOOP_METRICS,
+        ...(this.opts.configDir ? { configDir: this.opts.configDir } : {}),
+      },
       this.nextPlanId,
     );
 
     // Bind what is new before swapping, so an address in use fails the reload, not the proxy.
     const gateway = this.gateway ?? new Gateway(plan, this.opts.logger, this.telemetry);
+
+    // TLS before binding: certificate files must load (or the reload fails as a whole), and
+    // https listeners need the service for their handshakes.
+    if (spec.tls !== undefined || plan.listen.some((l) => l.protocol === 'https')) {
+      const tls = (this.tls ??= createTlsService({
+        dataDir: this.opts.dataDir ?? defaultDataDir(),
+        logger: this.opts.logger,
+        ...(this.opts.configDir ? { configDir: this.opts.configDir } : {}),
+        // A new or renewed certificate may be the one for clients without SNI.
+        onChange: () => {
+          for (const l of this.listenersByUrl.values()) if (this.tls) l.refreshDefaultCertificate(this.tls);
+        },
+      }));
+      await tls.reconcile(spec, managedNames(spec));
+      gateway.tls = tls;
+    }
     const fresh: Listener[] = [];
     const wanted = new Map<string, Listener>();
     try {
@@ -123,6 +156,7 @@ class ProxyRuntime implements Runtime {
         const existing = this.listenersByUrl.get(address.url);
         if (existing !== undefined && !existing.needsRebind(plan.limits)) {
           existing.updateLimits(plan.limits);
+          if (this.tls) existing.refreshDefaultCertificate(this.tls);
           wanted.set(address.url, existing);
           continue;
         }
@@ -131,7 +165,8 @@ class ProxyRuntime implements Runtime {
           await existing.close();
           this.listenersByUrl.delete(address.url);
         }
-        const l = new Listener(address, plan.limits, gateway, this.tunnels);
+        const l = new Listener(address, plan.limits, gateway, this.tunnels, this.tls);
+        if (this.tls) l.refreshDefaultCertificate(this.tls);
         await l.listen();
         fresh.push(l);
         wanted.set(address.url, l);
@@ -151,6 +186,8 @@ class ProxyRuntime implements Runtime {
       ]);
     }
 
+    const firstHttps = [...wanted.values()].find((l) => l.address.protocol === 'https');
+    gateway.httpsPort = firstHttps ? Number(new URL(firstHttps.url).port) || 443 : null;
     // The swap: one assignment. Requests already running keep the Plan they captured.
     gateway.plan = plan;
     this.gateway = gateway;
@@ -232,10 +269,31 @@ class ProxyRuntime implements Runtime {
     this.tunnels.destroyAll();
     this.health.stopAll();
     this.dns.stopAll();
+    await this.tls?.close();
     if (outcome === 'timeout') await this.registry.destroyAll();
     else await this.registry.closeAll();
     this.listenersByUrl.clear();
   }
+}
+
+/**
+ * The names to get certificates for: every exact host in the routes (wildcard patterns need an
+ * explicit `tls.domains` entry, since they need DNS-01) plus `tls.domains`.
+ */
+export function managedNames(spec: ConfigSpec): string[] {
+  const names = new Set<string>();
+  for (const r of spec.routes) {
+    const m = parseMatch(r.match);
+    if (m.host.kind === 'exact' && !m.host.name.startsWith('[')) names.add(m.host.name);
+  }
+  if (typeof spec.tls === 'object') for (const d of spec.tls.domains ?? []) names.add(d.toLowerCase());
+  return [...names].sort();
+}
+
+/** `$XDG_DATA_HOME/proxykit` or `~/.local/share/proxykit`: where certificates live by default. */
+function defaultDataDir(): string {
+  const base = process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share');
+  return path.join(base, 'proxykit');
 }
 
 function usedDispatchers(plan: Plan): Set<import('undici').Pool> {
