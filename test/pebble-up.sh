@@ -5,7 +5,9 @@
 #   PEBBLE_BASE_PORT   first of 6 ports (default 21400): +0 ACME directory (/dir), +1 management
 #                      (roots/0), +2 HTTP-01 port, +3 TLS-ALPN-01 port, +4 DNS stub, +5 stub mgmt
 #   PEBBLE_VALIDITY    certificate lifetime in seconds (default 300)
-#   PEBBLE_AUTHZREUSE  % of valid authorizations reused (default 0: every order validates)
+#   PEBBLE_AUTHZREUSE  % of valid authorizations reused (default 0; Pebble 2.4 still reuses 1 %
+#                      of the time: `rand.Intn(100) > pct` decides a new authz; use a fresh
+#                      account when a challenge must run)
 set -euo pipefail
 dir=${1:?work dir}; mkdir -p "$dir"; cd "$dir"
 base=${PEBBLE_BASE_PORT:-21400}

@@ -44,6 +44,10 @@ export class Listener {
             (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
           );
         },
+        // h2, then HTTP/1.1; and `acme-tls/1` for an ACME CA validating a TLS-ALPN-01 challenge
+        // (RFC 8737), whose handshake gets the challenge certificate and nothing else.
+        ALPNCallback: ({ protocols }: { protocols: string[] }) =>
+          protocols.includes('acme-tls/1') ? 'acme-tls/1' : protocols.includes('h2') ? 'h2' : protocols.includes('http/1.1') ? 'http/1.1' : undefined,
         maxHeaderSize: limits.maxHeaderSize,
         settings: { maxHeaderListSize: limits.maxHeaderSize },
       } as http2.SecureServerOptions);

@@ -81,6 +81,8 @@ export interface AcmeIssuerOptions {
   retryIntervalsMs?: readonly number[];
   /** Issuance lock lease. Default 20 s. */
   lockTtlMs?: number;
+  /** Orders in flight at once (a config with hundreds of new names does not burst the CA). Default 4. */
+  maxConcurrentOrders?: number;
   /** acme-client polling of pending authorizations/orders. Default 500 ms doubling to 5 s, 15 polls. */
   poll?: { attempts?: number; minMs?: number; maxMs?: number };
 }
@@ -164,6 +166,9 @@ export class AcmeIssuer {
   private readonly lockTtlMs: number;
   private clientP: Promise<acme.Client> | null = null;
   private closed = false;
+  /** Order slots (see `maxConcurrentOrders`): free count and waiters. */
+  private orderSlots: number;
+  private readonly orderQueue: Array<() => void> = [];
 
   constructor(opts: AcmeIssuerOptions) {
     setupAcmeClient();
@@ -176,6 +181,7 @@ export class AcmeIssuer {
     this.ratio = opts.renewalWindowRatio ?? RENEWAL_WINDOW_RATIO;
     this.retryTable = opts.retryIntervalsMs?.length ? opts.retryIntervalsMs : RETRY_INTERVALS_MS;
     this.lockTtlMs = opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
+    this.orderSlots = Math.max(1, opts.maxConcurrentOrders ?? 4);
     const od = opts.spec.onDemand;
     this.gate = od
       ? new OnDemandGate({
@@ -307,6 +313,7 @@ export class AcmeIssuer {
     this.closed = true;
     this.abort.abort(new Error('ACME issuer closed'));
     for (const m of this.managed.values()) if (m.retryTimer) clearTimeout(m.retryTimer);
+    this.orderQueue.splice(0).forEach((wake) => wake()); // queued orders see `closed` and give up
     const jobs = [...this.managed.values()].map((m) => m.job).filter((j): j is Promise<boolean> => !!j);
     let t: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -455,7 +462,7 @@ export class AcmeIssuer {
           this.emit({ type: 'cert_obtaining', name: m.name, renewal, attempt });
           this.logger.info(`${renewal ? 'renewing' : 'obtaining'} certificate for ${m.name}`, { name: m.name, directory: this.directory, attempt });
           const t0 = performance.now();
-          const c = await this.order(m);
+          const c = await this.withOrderSlot(() => this.order(m));
           await this.save(m.name, c);
           this.install(m, c);
           this.emit({ type: 'cert_obtained', name: m.name, renewal, notAfter: c.notAfter });
@@ -532,6 +539,19 @@ export class AcmeIssuer {
     await this.storage.store(StorageKeys.sitePrivateKey(this.directory, name), c.keyPem, { secret: true });
     await this.storage.store(StorageKeys.siteCert(this.directory, name), c.certPem);
     await this.storage.store(StorageKeys.siteMeta(this.directory, name), JSON.stringify(meta, null, 2));
+  }
+
+  private async withOrderSlot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.orderSlots > 0) this.orderSlots--;
+    else await new Promise<void>((r) => this.orderQueue.push(r));
+    try {
+      if (this.closed) throw new Error('ACME issuer closed');
+      return await fn();
+    } finally {
+      const next = this.orderQueue.shift();
+      if (next) next();
+      else this.orderSlots++;
+    }
   }
 
   /** The challenge types to try for `m`, in order; throws NoRetryError when none can work. */
