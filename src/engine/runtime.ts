@@ -21,7 +21,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseMatch } from './match.js';
 import type { TlsService } from '../tls/contracts.js';
-import { createTlsService } from '../tls/manager.js';
 import { Gateway } from './gateway.js';
 import { Listener } from './listener.js';
 import type { Plan } from './plan.js';
@@ -137,6 +136,9 @@ class ProxyRuntime implements Runtime {
     // TLS before binding: certificate files must load (or the reload fails as a whole), and
     // https listeners need the service for their handshakes.
     if (spec.tls !== undefined || plan.listen.some((l) => l.protocol === 'https')) {
+      // Loaded on first use: the TLS stack (x509, ACME client) costs ~15 MB a plain HTTP proxy
+      // should not carry.
+      const { createTlsService } = await import('../tls/manager.js');
       const tls = (this.tls ??= createTlsService({
         dataDir: this.opts.dataDir ?? defaultDataDir(),
         logger: this.opts.logger,
