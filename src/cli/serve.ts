@@ -44,7 +44,7 @@ export interface Server {
 const listenersOf = (r: Runtime) => r.listeners.map((l) => l.url).join(', ');
 
 export async function serve(opts: ServeOptions): Promise<Server> {
-  const loader: ConfigLoader = createConfigLoader(opts.configPath);
+  const loader: ConfigLoader = createConfigLoader(opts.configPath, opts.mode === 'dev' ? { prepare: devDefaults } : {});
   let current: ConfigSpec | undefined;
   let firstError: unknown;
   try {
@@ -171,6 +171,16 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     }
   }
   return server;
+}
+
+/**
+ * `proxykit dev` serves https listeners from the internal CA when the config names no TLS source,
+ * as Caddy does for local sites: `https://localhost:8443` just works (the CA's trust instructions
+ * are printed once).
+ */
+export function devDefaults(spec: ConfigSpec): ConfigSpec {
+  if (spec.tls !== undefined || !spec.listen.some((l) => l.startsWith('https:'))) return spec;
+  return { ...spec, tls: 'internal' };
 }
 
 /** SIGINT/SIGTERM: graceful close, exit 0; a second signal exits at once. */

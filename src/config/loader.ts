@@ -43,7 +43,12 @@ export interface ConfigLoader {
 const PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
 const TLA_HINT = 'wrap the config in an async function: `export default async () => { const x = await …; return defineConfig({…}); }`';
 
-export function createConfigLoader(configPath: string): ConfigLoader {
+export interface ConfigLoaderOptions {
+  /** Adjust the loaded spec before validation (e.g. `proxykit dev`'s defaults). */
+  prepare?: (spec: ConfigSpec) => ConfigSpec;
+}
+
+export function createConfigLoader(configPath: string, options: ConfigLoaderOptions = {}): ConfigLoader {
   const entry = path.resolve(configPath);
   const dir = path.dirname(entry);
   const userRequire = createRequire(entry);
@@ -122,7 +127,8 @@ export function createConfigLoader(configPath: string): ConfigLoader {
         },
       ]);
     }
-    const spec = remapLocations(value, locate, entry) as ConfigSpec;
+    const loaded = remapLocations(value, locate, entry) as ConfigSpec;
+    const spec = options.prepare ? options.prepare(loaded) : loaded;
     assertValidConfig(spec);
     return { spec, inputs, loadMs: performance.now() - t0 };
   }
