@@ -55,6 +55,10 @@ export class Listener {
       server.setTimeout(limits.keepAliveTimeoutMs);
       // Client-side TLS failures (scanners, wrong SNI) are normal on the internet: never fatal.
       server.on('tlsClientError', () => {});
+      // OCSP stapling for clients that ask (status_request): a cached response or none, never a wait.
+      server.on('OCSPRequest', (certificate: Buffer, issuer: Buffer | null, cb: (err: Error | null, resp?: Buffer) => void) => {
+        cb(null, tls.ocspResponse(certificate, issuer) ?? undefined);
+      });
     } else {
       server = http.createServer({
         maxHeaderSize: limits.maxHeaderSize,

@@ -37,6 +37,11 @@ export interface TlsService {
    * install it as their own context, again whenever it changes). Null: no such certificate.
    */
   defaultKeyPair(): { cert: string; key: string } | null;
+  /**
+   * A fresh, verified, "good" OCSP response to staple for this certificate, or null (no OCSP URL,
+   * not fetched yet, revoked, responder down). Never waits: responses are fetched in the background.
+   */
+  ocspResponse(certDer: Buffer, issuerDer: Buffer | null): Buffer | null;
   /** Certificates being served, for the admin API and dashboard. */
   certificates(): CertificateStatus[];
   close(): Promise<void>;

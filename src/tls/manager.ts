@@ -14,6 +14,7 @@
  * label up), on-demand ACME issuance (`ask` approves), internal issuance on the fly for unknown
  * names when `tls` is internal (development), then the default certificate.
  */
+import { OcspStapler } from './ocsp.js';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
@@ -147,6 +148,7 @@ export class TlsManager implements TlsService {
   #renewTimer: NodeJS.Timeout | null = null;
   #reconciling: Promise<void> = Promise.resolve();
   #closed = false;
+  readonly #stapler: OcspStapler;
   /** True while a reconcile runs (it reports one change at its end). */
   #reconcilingNow = false;
 
@@ -155,6 +157,7 @@ export class TlsManager implements TlsService {
     this.#log = opts.logger;
     this.#now = opts.now ?? Date.now;
     this.store = new CertStore({ now: this.#now });
+    this.#stapler = new OcspStapler({ logger: opts.logger });
   }
 
   /** The internal CA, once a config used it. */
@@ -223,6 +226,7 @@ export class TlsManager implements TlsService {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stapler.close();
     if (this.#renewTimer) clearTimeout(this.#renewTimer);
     this.#renewTimer = null;
     await this.#reconciling;
@@ -560,7 +564,14 @@ export class TlsManager implements TlsService {
     return c ? { cert: c.certPem, key: c.keyPem } : null;
   }
 
+  /** A stapled OCSP response for the certificate a handshake is using (the listener's OCSPRequest). */
+  ocspResponse(certDer: Buffer, issuerDer: Buffer | null): Buffer | null {
+    return this.#stapler.responseFromDer(certDer, issuerDer);
+  }
+
   #changed(): void {
+    // Fetch OCSP responses for new certificates ahead of the first handshake that asks.
+    for (const c of this.store.all()) if (c.ocspUrl) void this.#stapler.prefetch({ certPem: c.certPem, ocspUrl: c.ocspUrl });
     try {
       this.#opts.onChange?.();
     } catch (err) {

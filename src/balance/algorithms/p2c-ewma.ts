@@ -29,6 +29,7 @@ import type { Upstream } from '../upstream.js';
 
 /** Latency assumed when no upstream of the pool has been measured yet. */
 const UNMEASURED_MS = 1;
+const LATENCY_FLOOR_MS = 1;
 
 export class P2cEwmaBalancer implements Balancer {
   private readonly upstreams: readonly Upstream[];
@@ -83,8 +84,10 @@ export class P2cEwmaBalancer implements Balancer {
       if (lb <= 0) lb = mean;
     }
     const slow = this.slowStartMs;
-    const ca = (la * (a.state.inflight + 1)) / effectiveWeight(a, now, slow);
-    const cb = (lb * (b.state.inflight + 1)) / effectiveWeight(b, now, slow);
+    // The floor keeps sub-millisecond noise (loopback jitter, one GC pause) from steering traffic:
+    // below it, in-flight counts decide; above it, a 10x slower upstream still costs ~5x more.
+    const ca = ((la + LATENCY_FLOOR_MS) * (a.state.inflight + 1)) / effectiveWeight(a, now, slow);
+    const cb = ((lb + LATENCY_FLOOR_MS) * (b.state.inflight + 1)) / effectiveWeight(b, now, slow);
     return cb < ca ? b : a;
   }
 
