@@ -22,7 +22,7 @@ import type { PickContext } from '../balance/balancer.js';
 import type { UpstreamPool } from '../balance/pool.js';
 import type { Upstream } from '../balance/upstream.js';
 import { classifyUpstreamError, ERRORS, sendError, type ProxyErrorKind } from './errors.js';
-import { clientAddress, type Gateway, type HeadFacts } from './gateway.js';
+import type { Gateway, HeadFacts } from './gateway.js';
 import { namedByConnection } from './headers.js';
 import type { CompiledRoute, Plan } from './plan.js';
 
@@ -101,7 +101,7 @@ export class Exchange implements PickContext {
     this.route = route;
     this.pool = pool;
     this.facts = facts;
-    this.clientIp = clientAddress(req.socket);
+    this.clientIp = facts.clientIp;
     this.path = matchedPath;
     this.method = method;
     this.upstreamPath = upstreamPath;

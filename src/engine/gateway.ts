@@ -41,6 +41,8 @@ export interface HeadFacts {
   started: number;
   /** Arrived over TLS. */
   secure: boolean;
+  /** The peer's address, read once (on HTTP/2 `req.socket` is a Proxy: each read costs). */
+  clientIp: string;
 }
 
 export class Gateway {
@@ -70,6 +72,7 @@ export class Gateway {
 
     const facts = inspectHead(req.rawHeaders);
     facts.secure = secure;
+    facts.clientIp = clientAddress(req.socket);
     // One id per request, the client's when it is sane: sent upstream, returned, and logged.
     if (facts.requestId === undefined || !SANE_REQUEST_ID.test(facts.requestId)) facts.requestId = randomUUID();
     const bad = checkHead(req, facts);
@@ -259,7 +262,7 @@ export class Gateway {
       bytes: out,
       bytesIn,
       durationMs: Math.round(ms * 1000) / 1000,
-      clientIp: clientAddress(req.socket),
+      clientIp: facts.clientIp,
       requestId: facts.requestId,
       route: route?.label,
       upstream: upstream?.label,
@@ -319,6 +322,7 @@ export function inspectHead(raw: string[]): HeadFacts {
     traceparent: undefined,
     started: performance.now(),
     secure: false,
+    clientIp: '',
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -455,8 +459,8 @@ function buildUpstreamHeaders(
   // For 'upstream' the value is filled in per attempt, once the upstream is chosen.
   out.push('host', hh === 'preserve' ? clientAuthority : hh === 'upstream' ? '' : hh.literal);
 
-  const ip = clientAddress(req.socket);
-  const proto = (req.socket as Socket & { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  const ip = f.clientIp;
+  const proto = f.secure ? 'https' : 'http';
   const trusted = plan.trust !== null && plan.trust.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4');
   out.push('x-forwarded-for', trusted && f.xff !== undefined ? `${f.xff}, ${ip}` : ip);
   out.push('x-forwarded-proto', trusted && f.xfProto !== undefined ? f.xfProto : proto);
