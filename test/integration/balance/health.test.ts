@@ -15,31 +15,12 @@ import { StateRegistry } from '../../../src/balance/state.js';
 import { Upstream } from '../../../src/balance/upstream.js';
 import { NOOP_METRICS } from '../../../src/observe/noop-metrics.js';
 import type { HealthSpec } from '../../../src/config/spec.js';
-import type { LogFields, Logger } from '../../../src/observe/logger.js';
 import { deadPort, sleep, startBackend, waitUntil, type Backend } from '../../helpers/backend.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
-interface Line {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  msg: string;
-  fields: LogFields;
-}
 
-function recordingLogger(): Logger & { lines: Line[]; named(msg: string): Line[] } {
-  const lines: Line[] = [];
-  const at = (level: Line['level']) => (msg: string, fields: LogFields = {}) => void lines.push({ level, msg, fields });
-  return {
-    lines,
-    named: (msg) => lines.filter((l) => l.msg === msg),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    access: () => {},
-    accessEnabled: false,
-  };
-}
 
 const states = new StateRegistry();
 

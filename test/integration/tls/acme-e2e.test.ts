@@ -21,9 +21,9 @@ import { defineConfig, route, pool } from '../../../src/index.js';
 import { createRuntime } from '../../../src/engine/runtime.js';
 import type { Runtime } from '../../../src/engine/runtime-api.js';
 import type { AcmeSpec } from '../../../src/config/spec.js';
-import type { Logger, LogFields } from '../../../src/observe/logger.js';
 import { startPebble, verifyTls, type Pebble } from '../../helpers/pebble.js';
 import { startBackend, type Backend } from '../../helpers/backend.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 
 const EMAIL = 'ops@example.com';
 const APP = 'app.e2e.example.com';
@@ -31,26 +31,7 @@ const ALPN = 'alpn.e2e.example.com';
 const FAIL = 'fail.e2e.example.com';
 const RENEW = 'renew.e2e.example.com';
 
-interface Line {
-  level: string;
-  msg: string;
-  fields?: LogFields;
-}
 
-function recordingLogger(): Logger & { lines: Line[]; dump(): string } {
-  const lines: Line[] = [];
-  const at = (level: string) => (msg: string, fields?: LogFields) => void lines.push({ level, msg, fields });
-  return {
-    lines,
-    dump: () => lines.map((l) => `${l.level} ${l.msg}`).join('\n'),
-    debug: () => {},
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    access: () => {},
-    accessEnabled: false,
-  };
-}
 
 interface Reply {
   status: number;

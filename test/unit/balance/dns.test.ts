@@ -3,19 +3,9 @@ import assert from 'node:assert/strict';
 import type { LookupAddress } from 'node:dns';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DnsRefresher, isHostName, type LookupAll } from '../../../src/balance/dns.js';
-import type { LogFields, Logger } from '../../../src/observe/logger.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 
-interface Line {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  msg: string;
-  fields: LogFields;
-}
 
-function recordingLogger(): Logger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const at = (level: Line['level']) => (msg: string, fields: LogFields = {}) => void lines.push({ level, msg, fields });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), access: () => {}, accessEnabled: false };
-}
 
 /** A resolver whose answers the test sets: addresses, or an Error to throw. */
 function scriptedLookup(initial: string[] | Error): LookupAll & { answer: string[] | Error; calls: string[] } {

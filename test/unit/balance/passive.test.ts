@@ -1,20 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassivePolicy, usable } from '../../../src/balance/passive.js';
-import type { LogFields, Logger } from '../../../src/observe/logger.js';
 import { T0, upstream, upstreams } from './fixtures.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 
-interface Line {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  msg: string;
-  fields: LogFields;
-}
 
-function recordingLogger(): Logger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const at = (level: Line['level']) => (msg: string, fields: LogFields = {}) => void lines.push({ level, msg, fields });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), access: () => {}, accessEnabled: false };
-}
 
 test('defaults: 5 failures, 30s, cap 10 × ejectFor, statuses 502/503/504', () => {
   const p = new PassivePolicy(undefined, recordingLogger(), 'api');
