@@ -1,4 +1,5 @@
 /** What `dev`, `start` and `demo` share: load the config, start a Runtime, apply, reload. */
+import { cacheAdminRoutes } from '../cache/admin-routes.js';
 import path from 'node:path';
 import { createConfigLoader, type ConfigLoader } from '../config/loader.js';
 import { ConfigError } from '../config/errors.js';
@@ -162,6 +163,7 @@ export async function serve(opts: ServeOptions): Promise<Server> {
       dashboardCsp,
     });
     admin.register({ method: 'GET', path: '/certs', handle: async () => ({ status: 200, body: runtime.certificates() }) });
+    for (const route of cacheAdminRoutes(() => runtime.httpCache())) admin.register(route);
     try {
       const url = await admin.start();
       logger.info(`admin API and dashboard on ${url}`);

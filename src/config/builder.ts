@@ -41,6 +41,7 @@ import {
   type ConfigOptions,
   type DnsOptions,
   type Exact,
+  type ExactCache,
   type ExactHeaders,
   type GeoOptions,
   type HeaderOptions,
@@ -414,13 +415,28 @@ export class RouteBuilder<THasTarget extends boolean = false, TUsed extends stri
   }
 
   /**
-   * Cache upstream responses (RFC 9111). Defaults follow the origin's headers; `maxAge` applies
-   * when the origin says nothing, `staleWhileRevalidate` (default none) serves stale while refreshing.
+   * Cache upstream responses in a shared HTTP cache (RFC 9111); the route needs `.to()`. Without
+   * options the origin's `Cache-Control` / `Expires` decide (heuristics for responses that have
+   * neither). The store is set up once in `defineConfig({ cache })`.
+   *
+   * - `maxAge`: freshness for responses without an explicit expiration. Default: heuristic.
+   * - `staleWhileRevalidate`, `staleIfError`: stale windows when the origin gives none. Default none.
+   * - `key`: `{ query, headers, cookies }` or a function. Default the full URI with its query.
+   * - `bypass`: a predicate, or `{ cookies, headers }` whose presence skips the cache. Default none.
+   * - `ignoreOriginNoCache`: cache despite `no-store` / `no-cache` / `private`. Default `false`.
+   * - `tagHeaders`: response headers with surrogate keys. Default `['surrogate-key', 'cache-tag']`.
+   * - `lockTimeout`: how long coalesced misses wait for the one upstream request. Default `'5s'`.
+   * - `heuristic`: fraction of the `Last-Modified` age, or `false`. Default `0.1`.
    *
    * @example
-   * route('/static/*').to(api).cache({ maxAge: '60s', staleWhileRevalidate: '30s' })
+   * route('/assets/*').to(origin).cache({ maxAge: '1h', staleWhileRevalidate: '10m' })
+   * route('/*').to(app).cache({
+   *   key: { query: { exclude: ['utm_source', 'utm_campaign'] }, cookies: ['currency'] },
+   *   bypass: { cookies: ['session'], headers: ['authorization'] },
+   *   staleIfError: '1h',
+   * })
    */
-  cache<O extends CacheOptions = CacheOptions>(opts?: Exact<O, CacheOptions>): Route<THasTarget, TUsed | 'cache', TDynamic> {
+  cache<O extends CacheOptions = CacheOptions>(opts?: ExactCache<O>): Route<THasTarget, TUsed | 'cache', TDynamic> {
     return this.#feature<Route<THasTarget, TUsed | 'cache', TDynamic>>('cache', this.cache, opts);
   }
 

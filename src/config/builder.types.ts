@@ -17,12 +17,14 @@ import type {
   TimeoutsSpec,
   UpstreamSpec,
   AcmeSpec,
+  CacheStorageSpec,
   TlsSpec,
   UpstreamTlsSpec,
 } from './spec.js';
 import type { Rate } from './units.js';
+import type { CacheKeyFn, CacheKeyRequest } from '../cache/contracts.js';
 
-export type { Rate };
+export type { Rate, CacheKeyFn, CacheKeyRequest };
 
 /** Brand on route builders: `Symbol.for('proxykit.route')`, so checks work across module copies. */
 export const ROUTE_BRAND: unique symbol = Symbol.for('proxykit.route');
@@ -112,13 +114,180 @@ export interface RateLimitOptions {
   burst?: number;
 }
 
-/** Options of `.cache()`. */
-export interface CacheOptions {
-  /** Freshness when the origin says nothing. Default: follow the origin's headers. */
-  maxAge?: Duration;
-  /** How long a stale entry may be served while it is refreshed. Default none. */
-  staleWhileRevalidate?: Duration;
+/**
+ * Which query parameters are part of a cache key: `true` (the whole query, the default), `false`
+ * (none: `/a?x=1` and `/a?x=2` share an entry), `{ include: [...] }` (only these parameters) or
+ * `{ exclude: [...] }` (all but these, e.g. tracking parameters). `include` and `exclude` exclude
+ * each other.
+ *
+ * @example
+ * query: { exclude: ['utm_source', 'utm_medium', 'utm_campaign', 'fbclid'] }
+ * query: { include: ['page', 'sort'] }
+ */
+export type CacheKeyQuery =
+  | boolean
+  | { /** Only these parameter names join the key. */ include: string[]; exclude?: NotWith<'include'> }
+  | { /** Every parameter but these joins the key. */ exclude: string[]; include?: NotWith<'exclude'> };
+
+/**
+ * Marks an option that cannot be combined with option `K`. Appears in compile errors as
+ * `Type 'string[]' is not assignable to type 'NotWith<"include">'`.
+ */
+export interface NotWith<K extends PropertyKey> {
+  readonly 'cannot be combined with': K;
 }
+
+/**
+ * What makes up a cache key beyond the request URI's scheme, host and path.
+ *
+ * @example
+ * key: { query: { exclude: ['utm_source'] }, headers: ['accept-language'], cookies: ['currency'] }
+ */
+export interface CacheKeyOptions {
+  /** Query parameters in the key. Default `true`: the whole query, as sent. */
+  query?: CacheKeyQuery;
+  /**
+   * Request headers whose values join the key (case-insensitive names), for responses that vary
+   * on them without saying so in `Vary`. Default none (`Vary` is always honoured).
+   */
+  headers?: string[];
+  /** Cookies whose values join the key (e.g. a currency or A/B bucket). Default none. */
+  cookies?: string[];
+}
+
+/**
+ * When to skip the cache entirely (the request is forwarded and its response never stored): a
+ * function, or `{ cookies, headers }` to skip it whenever the request carries any of them.
+ *
+ * @example
+ * bypass: { cookies: ['session'], headers: ['authorization'] }
+ * bypass: (req) => req.path.startsWith('/preview/')
+ */
+export type CacheBypass = ((req: CacheKeyRequest) => boolean) | CacheBypassRule;
+
+/** The object form of `bypass`: skip the cache when the request has any of these. */
+export interface CacheBypassRule {
+  /** Cookie names; the cache is skipped when the request sends any of them. */
+  cookies?: string[];
+  /** Request header names (case-insensitive); the cache is skipped when any is present. */
+  headers?: string[];
+}
+
+/**
+ * Options of `.cache()`: a shared HTTP cache (RFC 9111) in front of this route's upstream.
+ * Without options the origin's `Cache-Control` / `Expires` decide, and responses without them are
+ * cached heuristically (10% of their `Last-Modified` age, at most a day). Times are whole seconds
+ * (HTTP ages are counted in seconds). The store is configured once, in `defineConfig({ cache })`.
+ *
+ * @example
+ * route('/assets/*').to(origin).cache({ maxAge: '1h', staleWhileRevalidate: '10m' })
+ * route('/api/*').to(api).cache({
+ *   key: { query: { exclude: ['utm_source'] }, headers: ['accept-language'] },
+ *   bypass: { cookies: ['session'], headers: ['authorization'] },
+ * })
+ */
+export interface CacheOptions {
+  /**
+   * Freshness for responses that carry no explicit expiration (no `max-age`, `s-maxage` or
+   * `Expires`), used instead of heuristics. The origin's own expiration always wins. Default: none
+   * (heuristic freshness, see `heuristic`).
+   *
+   * @example maxAge: '5m'
+   */
+  maxAge?: Duration;
+  /**
+   * How long past freshness an entry may still be served while it is refreshed in the background
+   * (RFC 5861 `stale-while-revalidate`), when the origin gives no window of its own. Default: only
+   * the origin's.
+   *
+   * @example staleWhileRevalidate: '30s'
+   */
+  staleWhileRevalidate?: Duration;
+  /**
+   * How long past freshness an entry may still be served when the origin fails (5xx, connect error,
+   * timeout) (RFC 5861 `stale-if-error`), when the origin gives no window of its own. Default:
+   * only the origin's.
+   *
+   * @example staleIfError: '1h'
+   */
+  staleIfError?: Duration;
+  /**
+   * The cache key. Default: the full URI (scheme, host, path and the whole query). A function
+   * replaces the key altogether; the object form tunes it.
+   *
+   * @example
+   * key: { query: false }
+   * key: { query: { include: ['page'] }, headers: ['accept-language'], cookies: ['currency'] }
+   * key: (req) => `${req.host}${req.path}`
+   */
+  key?: CacheKeyFn | CacheKeyOptions;
+  /**
+   * Requests that skip the cache (forwarded, never stored): a predicate, or cookies and headers
+   * whose presence skips it. Default none.
+   *
+   * @example
+   * bypass: { cookies: ['session'] }
+   * bypass: (req) => req.header('x-preview') !== undefined
+   */
+  bypass?: CacheBypass;
+  /**
+   * Store and serve responses despite the origin's `no-store`, `no-cache` and `private`. Only for
+   * origins you control that send those by mistake: it can leak one user's response to another.
+   * Default `false`.
+   */
+  ignoreOriginNoCache?: boolean;
+  /**
+   * Response headers listing surrogate keys (tags) for purge-by-tag, names case-insensitive; `[]`
+   * turns tagging off. Default `['surrogate-key', 'cache-tag']`.
+   */
+  tagHeaders?: string[];
+  /**
+   * Concurrent misses for one key are coalesced: one request goes upstream, the others wait for its
+   * response this long before going upstream themselves. Default `'5s'`.
+   */
+  lockTimeout?: Duration;
+  /**
+   * Heuristic freshness for responses with `Last-Modified` but no explicit expiration (RFC 9111
+   * §4.2.2): this fraction of the time since `Last-Modified`, at most a day; `false` turns it off
+   * (such responses are then stale at once and revalidated before reuse). Default `0.1`. Not used
+   * with `maxAge`, which replaces it.
+   *
+   * @example heuristic: 0.05
+   */
+  heuristic?: false | number;
+}
+
+/** A function as is, an object through `Exact` (distributes over unions). */
+type ExactObjectForm<V, Shape> = V extends (...args: never[]) => unknown ? V : V extends object ? Exact<V, Shape> : V;
+
+/**
+ * `Exact` for `.cache()`, also checking the nested `key` and `bypass` objects. When `O` is
+ * `CacheOptions` itself (no options, or inference fell back to the constraint after a type error)
+ * it is plain `CacheOptions`: an intersection with `{}` would switch off TS's check that a value
+ * shares a property with an all-optional type (and accept `bypass: () => 'yes'`).
+ */
+export type ExactCache<O> = CacheOptions extends O
+  ? CacheOptions
+  : Exact<O, CacheOptions> & {
+      [K in keyof O & ('key' | 'bypass')]?: ExactObjectForm<O[K], K extends 'key' ? CacheKeyOptions : CacheBypassRule>;
+    };
+
+/**
+ * The top-level `cache` block of `defineConfig`: the one store every `.cache()` route shares,
+ * kept across reloads. Only used when a route caches.
+ *
+ * - `maxSize`: total size of stored responses (bodies and headers); least recently used entries go
+ *   first. Default `'256mb'`.
+ * - `maxObjectSize`: largest single response body stored (larger ones pass through uncached).
+ *   Default `'16mb'` (or `maxSize`, if smaller).
+ * - `disk`: `{ path }`, keep entries in this directory (relative to the config file) instead of in
+ *   memory; they survive restarts. Default: memory.
+ * - `name`: this cache's name in `Cache-Status` response headers (RFC 9211). Default `'proxykit'`.
+ *
+ * @example
+ * cache: { maxSize: '1gb', maxObjectSize: '50mb', disk: { path: '.cache' }, name: 'edge-1' }
+ */
+export type CacheStorageOptions = CacheStorageSpec;
 
 /** Options of `.geo()`. */
 export interface GeoOptions {
@@ -260,4 +429,13 @@ export interface ConfigOptions {
   tls?: TlsOptions;
   /** Redis URL for state shared across instances. Default none (in-process state). */
   redis?: string;
+  /**
+   * The HTTP cache's store, shared by every route with `.cache()`: `maxSize` (default `'256mb'`),
+   * `maxObjectSize` (default `'16mb'`), `disk: { path }` (relative to the config; default memory)
+   * and `name` in `Cache-Status` (default `'proxykit'`). Without it, caching routes use the defaults.
+   *
+   * @example
+   * cache: { maxSize: '1gb', disk: { path: '.cache' } }
+   */
+  cache?: CacheStorageOptions;
 }

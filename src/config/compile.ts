@@ -5,7 +5,20 @@
 import { BlockList, isIP } from 'node:net';
 import type { Pool as UndiciPool } from 'undici';
 import { ConfigError, type ConfigProblem } from './errors.js';
-import type { ConfigSpec, HeaderEdits, PoolSpec, RouteSpec, RouteTarget, StickySpec, UpstreamTlsSpec } from './spec.js';
+import type {
+  CacheStorageSpec,
+  ConfigSpec,
+  Duration,
+  HeaderEdits,
+  PoolSpec,
+  RouteSpec,
+  RouteTarget,
+  StickySpec,
+  UpstreamTlsSpec,
+} from './spec.js';
+import type { CacheBypassRule, CacheKeyQuery, CacheOptions } from './builder.types.js';
+import { DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_MAX_OBJECT_BYTES } from './validate.js';
+import type { CacheKeyRequest, QueryKeyRule, ResolvedCacheStorage, ResolvedRouteCache } from '../cache/contracts.js';
 import { parseByteSize, parseDuration } from './units.js';
 import { parseMatch, paramNames } from '../engine/match.js';
 import type { CompiledHeaderEdits, CompiledRoute, ListenAddress, Plan, ResolvedLimits, RouteAction } from '../engine/plan.js';
@@ -40,9 +53,19 @@ const DEFAULT_TIMEOUTS = { connect: 5_000, response: 60_000, idle: 60_000 };
 const PENDING_FEATURES: Record<string, string> = {
   waf: 'the WAF',
   rateLimit: 'rate limiting',
-  cache: 'caching',
   geo: 'geo routing',
 };
+/** Features the compiler resolves (everything else in `features` is refused). */
+const IMPLEMENTED_FEATURES: ReadonlySet<string> = new Set(['cache']);
+
+/** `.cache()` defaults (the store's are in validate.ts, next to the checks that use them). */
+export const DEFAULT_ROUTE_CACHE = {
+  heuristicFraction: 0.1,
+  heuristicMax: 86_400,
+  tagHeaders: ['surrogate-key', 'cache-tag'],
+  lockTimeoutMs: 5_000,
+  statusName: 'proxykit',
+} as const;
 
 export interface CompileResult {
   plan: Plan;
@@ -135,6 +158,7 @@ export function compile(spec: ConfigSpec, res: CompileResources, id: number): Co
   });
   for (const r of spec.routes) {
     for (const key of Object.keys(r.features ?? {})) {
+      if (IMPLEMENTED_FEATURES.has(key)) continue;
       const what = PENDING_FEATURES[key] ?? key;
       problems.push({
         message: `route "${r.match}": .${key}() is not available in this version of proxykit (${what} is not implemented yet)`,
@@ -158,6 +182,7 @@ export function compile(spec: ConfigSpec, res: CompileResources, id: number): Co
     startTraces: spec.tracing?.start === true,
     httpsRedirect: httpsRedirectPort(spec),
     hsts: hstsValue(spec),
+    cacheStorage: routes.some((r) => r.cache !== null) ? resolveCacheStorage(spec.cache, res.configDir) : null,
   };
   return { plan, dispatchers, states, budgets };
 }
@@ -230,6 +255,72 @@ function compileRoute(r: RouteSpec, label: string, buildPool: (p: PoolSpec) => U
     responseDrop: new NameSet([...RESPONSE_HOP_BY_HOP, 'trailer', ...hide, ...responseHeaders.remove]),
     hostHeader: host === 'preserve' || host === 'upstream' ? host : { literal: host },
     bodyLimit: r.bodyLimit === false ? Infinity : r.bodyLimit === undefined ? DEFAULT_BODY_LIMIT : parseByteSize(r.bodyLimit),
+    cache: compileCache(r, target),
+  };
+}
+
+/** Seconds from a validated duration (whole seconds; validation refuses fractions). */
+function seconds(d: Duration): number {
+  return Math.floor(parseDuration(d) / 1000);
+}
+
+const lower = (names: readonly string[] | undefined): string[] => [...new Set((names ?? []).map((n) => n.toLowerCase()))];
+
+/** A route's `.cache()` options resolved for the cache stage, or null without `.cache()`. */
+function compileCache(r: RouteSpec, target: RouteTarget): ResolvedRouteCache | null {
+  const raw = r.features?.cache;
+  if (raw === undefined) return null;
+  if (target.kind !== 'pool') throw new Error(`.cache() needs a proxy target, but the route answers with .${target.kind}()`);
+  const o = raw as CacheOptions;
+  const key = typeof o.key === 'function' ? null : o.key;
+  return {
+    policy: {
+      defaultMaxAge: o.maxAge !== undefined ? seconds(o.maxAge) : null,
+      staleWhileRevalidate: o.staleWhileRevalidate !== undefined ? seconds(o.staleWhileRevalidate) : null,
+      staleIfError: o.staleIfError !== undefined ? seconds(o.staleIfError) : null,
+      ignoreOriginNoCache: o.ignoreOriginNoCache === true,
+      heuristicFraction: o.heuristic === false ? 0 : (o.heuristic ?? DEFAULT_ROUTE_CACHE.heuristicFraction),
+      heuristicMax: DEFAULT_ROUTE_CACHE.heuristicMax,
+    },
+    key: {
+      fn: typeof o.key === 'function' ? o.key : null,
+      query: queryRule(key?.query),
+      headers: lower(key?.headers),
+      cookies: [...new Set(key?.cookies ?? [])],
+    },
+    bypass: typeof o.bypass === 'function' ? o.bypass : o.bypass !== undefined ? bypassRule(o.bypass) : null,
+    tagHeaders: lower(o.tagHeaders ?? DEFAULT_ROUTE_CACHE.tagHeaders),
+    lockTimeoutMs: o.lockTimeout !== undefined ? parseDuration(o.lockTimeout) : DEFAULT_ROUTE_CACHE.lockTimeoutMs,
+  };
+}
+
+function queryRule(q: CacheKeyQuery | undefined): QueryKeyRule {
+  if (q === undefined || q === true) return { mode: 'all' };
+  if (q === false) return { mode: 'none' };
+  if (Array.isArray(q.include)) return { mode: 'include', names: new Set(q.include) };
+  return { mode: 'exclude', names: new Set(Array.isArray(q.exclude) ? q.exclude : []) };
+}
+
+/** `{ cookies, headers }` → a predicate: true when the request carries any of them. */
+function bypassRule(rule: CacheBypassRule): (req: CacheKeyRequest) => boolean {
+  const cookies = [...new Set(rule.cookies ?? [])];
+  const headers = lower(rule.headers);
+  return (req) => {
+    for (const h of headers) if (req.header(h) !== undefined) return true;
+    for (const c of cookies) if (req.cookie(c) !== undefined) return true;
+    return false;
+  };
+}
+
+/** The top-level `cache` block with its defaults; relative disk paths resolve against the config's directory. */
+export function resolveCacheStorage(c: CacheStorageSpec | undefined, configDir: string | undefined): ResolvedCacheStorage {
+  const maxBytes = c?.maxSize !== undefined ? parseByteSize(c.maxSize) : DEFAULT_CACHE_MAX_BYTES;
+  const maxObjectBytes = c?.maxObjectSize !== undefined ? parseByteSize(c.maxObjectSize) : Math.min(DEFAULT_CACHE_MAX_OBJECT_BYTES, maxBytes);
+  return {
+    maxBytes,
+    maxObjectBytes,
+    disk: c?.disk !== undefined ? { dir: path.resolve(configDir ?? process.cwd(), c.disk.path) } : null,
+    statusName: c?.name ?? DEFAULT_ROUTE_CACHE.statusName,
   };
 }
 

@@ -15,7 +15,7 @@ export interface SourceLocation {
 }
 
 /** `'250ms'`, `'30s'`, `'5m'`, `'1h'`, or a number of milliseconds. */
-export type Duration = number | `${number}ms` | `${number}s` | `${number}m` | `${number}h`;
+export type Duration = number | `${number}ms` | `${number}s` | `${number}m` | `${number}h` | `${number}d`;
 
 /** `'1mb'`, `'512kb'`, `'10gb'`, `'100b'`, or a number of bytes. */
 export type ByteSize = number | `${number}b` | `${number}kb` | `${number}mb` | `${number}gb`;
@@ -159,7 +159,7 @@ export interface RouteSpec {
   bodyLimit?: ByteSize | false;
   /** Whole-request timeout for this route (client sending the request). */
   timeouts?: TimeoutsSpec;
-  /** Options for later features (waf, rateLimit, cache, geo) land here as their issues do. */
+  /** Options of the feature methods (waf, rateLimit, cache, geo), as given (functions kept). */
   features?: Record<string, unknown>;
   at?: SourceLocation;
   /** Where each builder method was called, by method name (`{ to: { at } }`), for precise errors. */
@@ -242,6 +242,18 @@ export interface UpstreamTlsSpec {
   insecure?: boolean;
 }
 
+/** The top-level `cache` block: the store shared by every route with `.cache()`. */
+export interface CacheStorageSpec {
+  /** Total size of stored responses (bodies and headers); least recently used go first. Default `'256mb'`. */
+  maxSize?: ByteSize;
+  /** Largest single response body stored; larger ones pass through uncached. Default `'16mb'` (or `maxSize`, if smaller). */
+  maxObjectSize?: ByteSize;
+  /** Keep entries on disk, in `path` (a directory, relative to the config file), instead of in memory. */
+  disk?: { path: string };
+  /** This cache's name in `Cache-Status` response headers (RFC 9211), a token. Default `'proxykit'`. */
+  name?: string;
+}
+
 export interface ConfigSpec {
   readonly kind: 'config';
   listen: string[];
@@ -263,5 +275,7 @@ export interface ConfigSpec {
   /** `'internal'` is short for `{ internal: true }`. */
   tls?: TlsSpec | 'internal';
   redis?: string;
+  /** The HTTP cache's store (used only when a route has `.cache()`). */
+  cache?: CacheStorageSpec;
   at?: SourceLocation;
 }

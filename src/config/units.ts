@@ -7,12 +7,12 @@ import type { ByteSize, Duration } from './spec.js';
 /** `'100/s'`, `'20/m'`, `'1000/h'`: a count of events per second, minute or hour. */
 export type Rate = `${number}/s` | `${number}/m` | `${number}/h`;
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 const RATE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
 
 const DECIMAL = '(\\d+(?:\\.\\d+)?|\\.\\d+)';
-const DURATION_RE = new RegExp(`^${DECIMAL}(ms|s|m|h)$`);
+const DURATION_RE = new RegExp(`^${DECIMAL}(ms|s|m|h|d)$`);
 const BYTES_RE = new RegExp(`^${DECIMAL}(b|kb|mb|gb)$`, 'i');
 const RATE_RE = new RegExp(`^${DECIMAL}\\/(s|m|h)$`);
 
@@ -27,7 +27,7 @@ function show(value: unknown): string {
  * parseDuration('250ms') // 250
  * parseDuration('1.5s')  // 1500
  * parseDuration(200)     // 200 (a number is already milliseconds)
- * @throws Error when the value is not a non-negative number or `<n>ms|s|m|h`.
+ * @throws Error when the value is not a non-negative number or `<n>ms|s|m|h|d`.
  */
 export function parseDuration(d: Duration): number {
   if (typeof d === 'number') {
@@ -36,7 +36,7 @@ export function parseDuration(d: Duration): number {
   }
   const m = typeof d === 'string' ? DURATION_RE.exec(d.trim()) : null;
   if (!m) {
-    throw new Error(`invalid duration ${show(d)}: expected a number with a unit, like '250ms', '30s', '5m' or '1h'`);
+    throw new Error(`invalid duration ${show(d)}: expected a number with a unit, like '250ms', '30s', '5m', '1h' or '7d'`);
   }
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2]!]!);
 }

@@ -30,7 +30,9 @@ const HOST_HEADER = /^[A-Za-z0-9._\-:[\]]+$/;
 const MIN_STICKY_SECRET = 16;
 
 const KEYS = {
-  config: ['kind', 'listen', 'routes', 'trustProxies', 'via', 'limits', 'log', 'admin', 'tls', 'redis', 'metrics', 'tracing', 'at'],
+  config: ['kind', 'listen', 'routes', 'trustProxies', 'via', 'limits', 'log', 'admin', 'tls', 'redis', 'metrics', 'tracing', 'cache', 'at'],
+  cacheStorage: ['maxSize', 'maxObjectSize', 'disk', 'name'],
+  cacheDisk: ['path'],
   limits: ['maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'drainTimeout'],
   log: ['access', 'level', 'file'],
   admin: ['listen', 'token'],
@@ -61,7 +63,10 @@ const KEYS = {
   respond: ['kind', 'status', 'body', 'headers'],
   waf: ['mode', 'paranoia'],
   rateLimit: ['perIp', 'burst'],
-  cache: ['maxAge', 'staleWhileRevalidate'],
+  cache: ['maxAge', 'staleWhileRevalidate', 'staleIfError', 'key', 'bypass', 'ignoreOriginNoCache', 'tagHeaders', 'lockTimeout', 'heuristic'],
+  cacheKey: ['query', 'headers', 'cookies'],
+  cacheKeyQuery: ['include', 'exclude'],
+  cacheBypass: ['cookies', 'headers'],
   geo: ['pools', 'deny', 'nearest'],
 } as const;
 
@@ -191,6 +196,35 @@ class Collector {
       parseByteSize(value as ByteSize);
     } catch (err) {
       this.add(`${label}: ${(err as Error).message}`, at, "write a number of bytes or a string like '512kb', '10mb', '1gb'");
+    }
+  }
+
+  /** A byte size that must be above zero; returns it in bytes when valid. */
+  positiveSize(value: unknown, label: string, at: SourceLocation | undefined): number | undefined {
+    if (value === undefined) return undefined;
+    let n: number;
+    try {
+      n = parseByteSize(value as ByteSize);
+    } catch (err) {
+      this.add(`${label}: ${(err as Error).message}`, at, "write a number of bytes or a string like '512kb', '10mb', '1gb'");
+      return undefined;
+    }
+    if (n > 0) return n;
+    this.add(`${label} must be larger than zero, got ${q(value)}`, at, "e.g. '16mb', '1gb'");
+    return undefined;
+  }
+
+  /** A list of cookie names (RFC 6265 `cookie-name` is a token). */
+  cookieList(list: unknown, label: string, at: SourceLocation | undefined): void {
+    if (list === undefined) return;
+    if (!Array.isArray(list)) {
+      this.add(`${label} must be an array of cookie names, got ${q(list)}`, at, "e.g. ['session']");
+      return;
+    }
+    for (const name of list) {
+      if (typeof name !== 'string' || !TOKEN.test(name)) {
+        this.add(`${label}: cookie name ${q(name)} is not valid`, at, "cookie names are letters, digits and !#$%&'*+-.^_`|~ (no spaces, '=' or ';'), e.g. 'session'");
+      }
     }
   }
 
@@ -355,6 +389,10 @@ export function validateConfig(spec: ConfigSpec): ConfigProblem[] {
     validateAdmin(c, spec.admin, at);
   }
 
+  if (spec.cache !== undefined && c.object(spec.cache, 'config: cache', at, "cache: { maxSize: '256mb' }")) {
+    validateCacheStorage(c, spec.cache, at);
+  }
+
   if (spec.redis !== undefined) {
     const p = originProblem(spec.redis, 'redis', ['redis:', 'rediss:']);
     // A Redis URL may carry credentials and a database number (/0).
@@ -406,6 +444,41 @@ function validateAdmin(c: Collector, admin: Record<string, unknown>, at: SourceL
       at,
       `set admin.token (${tokenHint}), or listen on loopback: admin: { listen: 'http://127.0.0.1:2019' }`,
     );
+  }
+}
+
+/** Defaults of the top-level `cache` block (compile.ts resolves them the same way). */
+export const DEFAULT_CACHE_MAX_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_CACHE_MAX_OBJECT_BYTES = 16 * 1024 * 1024;
+
+function validateCacheStorage(c: Collector, cs: Record<string, unknown>, at: SourceLocation | undefined): void {
+  c.keys(cs, KEYS.cacheStorage, 'config: cache', at);
+  const maxSize = c.positiveSize(cs.maxSize, 'config: cache.maxSize', at);
+  const maxObjectSize = c.positiveSize(cs.maxObjectSize, 'config: cache.maxObjectSize', at);
+  if (maxObjectSize !== undefined && cs.maxSize !== undefined && maxSize !== undefined && maxObjectSize > maxSize) {
+    c.add(
+      `config: cache.maxObjectSize (${bytes(maxObjectSize)}) is larger than cache.maxSize (${bytes(maxSize)})`,
+      at,
+      'one response cannot be larger than the whole cache: make maxObjectSize at most maxSize',
+    );
+  } else if (maxObjectSize !== undefined && cs.maxSize === undefined && maxObjectSize > DEFAULT_CACHE_MAX_BYTES) {
+    c.add(
+      `config: cache.maxObjectSize (${bytes(maxObjectSize)}) is larger than cache.maxSize (${bytes(DEFAULT_CACHE_MAX_BYTES)}, the default)`,
+      at,
+      'one response cannot be larger than the whole cache: set a larger maxSize too, or lower maxObjectSize',
+    );
+  }
+  if (cs.disk !== undefined && c.object(cs.disk, 'config: cache.disk', at, "{ path: '.cache' }")) {
+    c.keys(cs.disk, KEYS.cacheDisk, 'config: cache.disk', at);
+    const dir = cs.disk.path;
+    if (dir === undefined) {
+      c.add('config: cache.disk has no path', at, "e.g. disk: { path: '.cache' } (a directory, relative to the config file)");
+    } else if (typeof dir !== 'string' || dir.trim() === '' || dir.includes('\0')) {
+      c.add(`config: cache.disk.path must be a directory path, got ${q(dir)}`, at, "e.g. disk: { path: '.cache' } (relative to the config file)");
+    }
+  }
+  if (cs.name !== undefined && (typeof cs.name !== 'string' || !TOKEN.test(cs.name))) {
+    c.add(`config: cache.name ${q(cs.name)} is not valid`, at, "the name in Cache-Status is a token: letters, digits and !#$%&'*+-.^_`|~ (no spaces), e.g. 'edge-1'");
   }
 }
 
@@ -694,7 +767,16 @@ function validateRoute(c: Collector, r: RouteSpec, index: number, pools: Set<Poo
     validateTimeouts(c, r.timeouts, `${label}: timeouts`, loc('timeouts'));
   }
 
-  if (r.features !== undefined && isObject(r.features)) validateFeatures(c, r.features, label, loc, pools);
+  if (r.features !== undefined && isObject(r.features)) {
+    validateFeatures(c, r.features, label, loc, pools);
+    if (r.features.cache !== undefined && isObject(t) && (t.kind === 'redirect' || t.kind === 'respond')) {
+      c.add(
+        `${label}: .cache() needs a proxy target, but the route answers with .${t.kind}()`,
+        loc('cache'),
+        'the cache stores upstream responses: remove .cache() here, or send the route .to(pool)',
+      );
+    }
+  }
 }
 
 function validateTimeouts(c: Collector, t: Record<string, unknown>, label: string, at: SourceLocation | undefined): void {
@@ -732,11 +814,8 @@ function validateFeatures(
     }
     c.positiveInt(rl.burst, `${label}: rateLimit.burst`, loc('rateLimit'));
   }
-  const cache = f.cache;
-  if (isObject(cache)) {
-    c.keys(cache, KEYS.cache, `${label}: cache`, loc('cache'));
-    c.duration(cache.maxAge, `${label}: cache.maxAge`, loc('cache'));
-    c.duration(cache.staleWhileRevalidate, `${label}: cache.staleWhileRevalidate`, loc('cache'));
+  if (f.cache !== undefined && c.object(f.cache, `${label}: cache`, loc('cache'), "{ maxAge: '60s' }")) {
+    validateRouteCache(c, f.cache, label, loc('cache'));
   }
   const geo = f.geo;
   if (isObject(geo)) {
@@ -760,6 +839,117 @@ function validateFeatures(
     if (geo.nearest !== undefined && typeof geo.nearest !== 'boolean') {
       c.add(`${label}: geo nearest must be true or false`, at, '{ nearest: true }');
     }
+  }
+}
+
+/** A cache time: a duration of whole seconds (HTTP ages are counted in seconds). */
+function cacheSeconds(c: Collector, value: unknown, label: string, at: SourceLocation | undefined): void {
+  if (value === undefined) return;
+  let n: number;
+  try {
+    n = parseDuration(value as Duration);
+  } catch (err) {
+    c.add(`${label}: ${(err as Error).message}`, at, "write a string like '30s', '5m', '1h' (or a number of milliseconds)");
+    return;
+  }
+  if (n % 1000 === 0) return;
+  const hint =
+    typeof value === 'number'
+      ? `a number is milliseconds; for ${value} seconds write '${value}s'`
+      : `HTTP counts ages in whole seconds, e.g. '${Math.max(1, Math.round(n / 1000))}s'`;
+  c.add(`${label} must be whole seconds, got ${q(value)}`, at, hint);
+}
+
+/** Cache key `query`: true, false, { include } or { exclude } with parameter names. */
+function validateCacheQuery(c: Collector, query: unknown, label: string, at: SourceLocation | undefined): void {
+  if (query === undefined || typeof query === 'boolean') return;
+  if (!isObject(query)) {
+    c.add(`${label} ${q(query)} is not valid`, at, "use true (the whole query), false (none), { include: ['page'] } or { exclude: ['utm_source'] }");
+    return;
+  }
+  c.keys(query, KEYS.cacheKeyQuery, label, at);
+  if (query.include !== undefined && query.exclude !== undefined) {
+    c.add(`${label} has both include and exclude`, at, "use one: { include: [...] } keeps only those parameters, { exclude: [...] } drops those");
+    return;
+  }
+  const mode = query.include !== undefined ? 'include' : query.exclude !== undefined ? 'exclude' : undefined;
+  if (mode === undefined) {
+    if (Object.keys(query).length > 0) return; // only unknown keys, reported above
+    c.add(`${label} has neither include nor exclude`, at, "e.g. { exclude: ['utm_source'] }, or true / false for the whole query or none");
+    return;
+  }
+  const names = query[mode];
+  if (!Array.isArray(names)) {
+    c.add(`${label}.${mode} must be an array of parameter names, got ${q(names)}`, at, `e.g. { ${mode}: ['page'] }`);
+    return;
+  }
+  if (names.length === 0) {
+    c.add(
+      `${label}.${mode} lists no parameter`,
+      at,
+      mode === 'include' ? 'for no query in the key write query: false' : 'for the whole query in the key leave query out (or write query: true)',
+    );
+  }
+  for (const n of names) {
+    if (typeof n !== 'string' || n === '' || /[&=#\s]/.test(n)) {
+      c.add(`${label}.${mode}: parameter name ${q(n)} is not valid`, at, "a query parameter name as it appears before '=', e.g. 'utm_source'");
+    }
+  }
+}
+
+/** `.cache()` options: shapes, units, names; the store itself is checked in the top-level block. */
+function validateRouteCache(c: Collector, o: Record<string, unknown>, label: string, at: SourceLocation | undefined): void {
+  const l = `${label}: cache`;
+  c.keys(o, KEYS.cache, l, at);
+  cacheSeconds(c, o.maxAge, `${l}.maxAge`, at);
+  cacheSeconds(c, o.staleWhileRevalidate, `${l}.staleWhileRevalidate`, at);
+  cacheSeconds(c, o.staleIfError, `${l}.staleIfError`, at);
+  c.positiveDuration(o.lockTimeout, `${l}.lockTimeout`, at);
+
+  const key = o.key;
+  if (key !== undefined && typeof key !== 'function') {
+    if (!isObject(key)) {
+      c.add(`${l}.key must be a function or { query, headers, cookies }, got ${q(key)}`, at, "e.g. key: { query: false } or key: (req) => req.host + req.path");
+    } else {
+      c.keys(key, KEYS.cacheKey, `${l}.key`, at);
+      validateCacheQuery(c, key.query, `${l}.key.query`, at);
+      c.nameList(key.headers, `${l}.key.headers`, at);
+      c.cookieList(key.cookies, `${l}.key.cookies`, at);
+    }
+  }
+
+  const bypass = o.bypass;
+  if (bypass !== undefined && typeof bypass !== 'function') {
+    if (!isObject(bypass)) {
+      c.add(`${l}.bypass must be a function or { cookies, headers }, got ${q(bypass)}`, at, "e.g. bypass: { cookies: ['session'] } or bypass: (req) => req.path.startsWith('/preview/')");
+    } else {
+      c.keys(bypass, KEYS.cacheBypass, `${l}.bypass`, at);
+      c.cookieList(bypass.cookies, `${l}.bypass.cookies`, at);
+      c.nameList(bypass.headers, `${l}.bypass.headers`, at);
+      const count = (Array.isArray(bypass.cookies) ? bypass.cookies.length : 0) + (Array.isArray(bypass.headers) ? bypass.headers.length : 0);
+      const shapeOk = Object.keys(bypass).every((k) => KEYS.cacheBypass.includes(k as never) && (bypass[k] === undefined || Array.isArray(bypass[k])));
+      if (count === 0 && shapeOk) {
+        c.add(`${l}.bypass lists no cookie or header`, at, "e.g. bypass: { cookies: ['session'], headers: ['authorization'] }, or leave bypass out");
+      }
+    }
+  }
+
+  if (o.ignoreOriginNoCache !== undefined && typeof o.ignoreOriginNoCache !== 'boolean') {
+    c.add(`${l}.ignoreOriginNoCache must be true or false, got ${q(o.ignoreOriginNoCache)}`, at, 'ignoreOriginNoCache: true caches despite the origin\'s no-store, no-cache and private');
+  }
+
+  c.nameList(o.tagHeaders, `${l}.tagHeaders`, at);
+
+  const h = o.heuristic;
+  if (h !== undefined && h !== false && !(typeof h === 'number' && h > 0 && h <= 1)) {
+    c.add(
+      `${l}.heuristic ${q(h)} is not a fraction in (0, 1] or false`,
+      at,
+      h === true ? 'heuristics are on by default (0.1); write a fraction like 0.05, or false to turn them off' : 'a share of the time since Last-Modified, e.g. heuristic: 0.1; false turns heuristic freshness off',
+    );
+  }
+  if (h !== undefined && o.maxAge !== undefined) {
+    c.add(`${l} has both maxAge and heuristic`, at, 'maxAge replaces heuristic freshness for responses without an expiration; remove heuristic');
   }
 }
 
@@ -940,4 +1130,12 @@ function validatePool(c: Collector, p: PoolSpec): void {
 
 function ms(n: number): string {
   return n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`;
+}
+
+/** `256mb`, `1.5gb`, `512kb`, `100b`: a byte count in the largest unit that reads well. */
+function bytes(n: number): string {
+  for (const [unit, size] of [['gb', 1024 ** 3], ['mb', 1024 ** 2], ['kb', 1024]] as const) {
+    if (n >= size) return `${+(n / size).toFixed(2)}${unit}`;
+  }
+  return `${n}b`;
 }

@@ -3,7 +3,7 @@
  * text a client sees, and who caused it. Bodies never carry upstream addresses or stacks.
  * docs/errors.md lists the same table; test/unit/engine/errors.test.ts keeps them in step.
  */
-import type { ServerResponse } from 'node:http';
+import type { ClientResponse } from './client-response.js';
 
 export type ErrorSource = 'client' | 'upstream' | 'proxy';
 
@@ -35,6 +35,7 @@ export const ERRORS = {
   UPSTREAM_BUSY: kind('PK_ERR_UPSTREAM_BUSY', 503, 'Service Unavailable', 'proxy'),
   SHUTTING_DOWN: kind('PK_ERR_SHUTTING_DOWN', 503, 'Service Unavailable', 'proxy'),
   UPSTREAM_TIMEOUT: kind('PK_ERR_UPSTREAM_TIMEOUT', 504, 'Gateway Timeout', 'upstream'),
+  NOT_CACHED: kind('PK_ERR_NOT_CACHED', 504, 'Gateway Timeout', 'client'),
 } as const satisfies Record<string, ProxyErrorKind>;
 
 export type ErrorName = keyof typeof ERRORS;
@@ -112,7 +113,7 @@ export function errorBody(k: ProxyErrorKind, accept: string | undefined): { type
  * Returns the body bytes sent (for the access log).
  */
 export function sendError(
-  res: ServerResponse,
+  res: ClientResponse,
   k: ProxyErrorKind,
   accept: string | undefined,
   extraHeaders?: Record<string, string>,

@@ -16,7 +16,7 @@
  * Response-head timeouts are not retried: the upstream may still be working on the request, and
  * retrying slow requests is how a slowdown becomes an outage.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { PickContext } from '../balance/balancer.js';
 import type { UpstreamPool } from '../balance/pool.js';
@@ -25,9 +25,32 @@ import { classifyUpstreamError, ERRORS, sendError, type ProxyErrorKind } from '.
 import type { Gateway, HeadFacts } from './gateway.js';
 import { namedByConnection } from './headers.js';
 import type { CompiledRoute, Plan } from './plan.js';
+import type { ClientResponse } from './client-response.js';
 
 type AbortFn = (reason?: Error) => void;
 export type RequestBody = IncomingMessage | AsyncIterable<Buffer> | null;
+
+/**
+ * Where the response goes besides the client: the cache watches (and may take over) a proxied
+ * response through this. Without a tap the Exchange is a plain proxy.
+ */
+export interface ExchangeTap {
+  /**
+   * The upstream's final response head, hop-by-hop and hidden fields already removed (the list
+   * may be edited in place, e.g. to drop surrogate keys). 'client': relay it as usual;
+   * 'detached': the tap has answered the client itself, so the body goes only to the tap.
+   */
+  onHeaders(status: number, headers: string[]): 'client' | 'detached';
+  /** Appends the tap's own client headers (e.g. Cache-Status) to a relayed response head. */
+  decorate(headers: string[]): void;
+  onData(chunk: Buffer): void;
+  onComplete(): void;
+  /**
+   * The exchange failed for good (no upstream, or an upstream error after retries). True when the
+   * tap answered the client instead (e.g. a stale response under stale-if-error).
+   */
+  onError(clientHeadersSent: boolean): boolean;
+}
 
 class ClientClosedError extends Error {
   readonly code = ERRORS.CLIENT_CLOSED.code;
@@ -49,7 +72,7 @@ export class Exchange implements PickContext {
 
   private readonly gateway: Gateway;
   private readonly req: IncomingMessage;
-  private readonly res: ServerResponse;
+  private readonly res: ClientResponse;
   private readonly plan: Plan;
   private readonly route: CompiledRoute;
   private readonly pool: UpstreamPool;
@@ -60,6 +83,9 @@ export class Exchange implements PickContext {
   private readonly hostIndex: number;
   private readonly body: RequestBody;
   private readonly bodyCounter: { bytes: number };
+  private readonly tap: ExchangeTap | null;
+  /** The tap answered the client itself: response bytes go to the tap only. */
+  private detached = false;
 
   private upstream: Upstream | null = null;
   private tried: Upstream[] | null = null;
@@ -80,7 +106,7 @@ export class Exchange implements PickContext {
   constructor(
     gateway: Gateway,
     req: IncomingMessage,
-    res: ServerResponse,
+    res: ClientResponse,
     plan: Plan,
     route: CompiledRoute,
     pool: UpstreamPool,
@@ -92,8 +118,10 @@ export class Exchange implements PickContext {
     hostIndex: number,
     body: RequestBody,
     bodyCounter: { bytes: number },
+    tap: ExchangeTap | null = null,
   ) {
     this.bodyCounter = bodyCounter;
+    this.tap = tap;
     this.gateway = gateway;
     this.req = req;
     this.res = res;
@@ -138,11 +166,13 @@ export class Exchange implements PickContext {
     const choice = pool.select(this, this.tried, stickyId);
     if (choice === 'full') {
       this.gateway.telemetry.metrics?.rejected(pool.name, 'circuit');
+      if (this.tap !== null && this.tap.onError(false)) return;
       this.fail(ERRORS.UPSTREAM_BUSY, { 'retry-after': '1' });
       return;
     }
     if (choice === 'none') {
       if (this.upstream === null) this.gateway.telemetry.metrics?.rejected(pool.name, 'no_upstream');
+      if (this.tap !== null && this.tap.onError(false)) return;
       this.fail(this.lastFailure ?? ERRORS.NO_UPSTREAM);
       return;
     }
@@ -197,6 +227,7 @@ export class Exchange implements PickContext {
     this.resumeUpstream = resume;
     const res = this.res;
     if (this.clientGone || res.destroyed) return false;
+    const tap = this.tap;
     // Draining for shutdown: finish this response, then close the connection.
     if (this.gateway.draining) res.shouldKeepAlive = false;
     const drop = this.route.responseDrop;
@@ -217,6 +248,15 @@ export class Exchange implements PickContext {
     }
     const named = connection === null ? null : namedByConnection(connection);
     const result = named === null ? out : removeNames(out, new Set(named));
+    if (tap !== null) {
+      if (tap.onHeaders(statusCode, result) === 'detached') {
+        this.detached = true;
+        return true;
+      }
+      // The tap may have removed fields: find Via again rather than trust the old index.
+      if (hasVia !== -1) hasVia = indexOfName(result, 'via');
+      tap.decorate(result);
+    }
     const via = this.plan.via;
     if (via !== null) {
       if (hasVia !== -1 && result === out) out[hasVia + 1] = `${out[hasVia + 1]}, ${via}`;
@@ -253,6 +293,10 @@ export class Exchange implements PickContext {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.tap !== null) {
+      this.tap.onData(chunk);
+      if (this.detached) return true;
+    }
     this.bytes += chunk.length;
     const ok = this.res.write(chunk);
     if (!ok && !this.drainHooked) {
@@ -264,6 +308,10 @@ export class Exchange implements PickContext {
 
   onComplete(trailers: Buffer[] | null): void {
     this.settle();
+    if (this.tap !== null) {
+      this.tap.onComplete();
+      if (this.detached) return;
+    }
     const res = this.res;
     if (trailers !== null && trailers.length > 0 && this.facts.te?.toLowerCase().includes('trailers')) {
       const pairs: Array<[string, string]> = [];
@@ -280,10 +328,14 @@ export class Exchange implements PickContext {
   onError(err: Error): void {
     this.settle();
     if (this.clientGone) {
+      this.tap?.onError(true);
       this.errorCode = ERRORS.CLIENT_CLOSED.code;
       return;
     }
-    if (this.res.writableEnded) return; // already answered (e.g. 400 for a broken request body)
+    if (this.res.writableEnded && !this.detached) {
+      this.tap?.onError(true);
+      return; // already answered (e.g. 400 for a broken request body)
+    }
     const u = this.upstream as Upstream;
     if (this.retryStatus) {
       // The attempt was aborted on purpose to retry its status elsewhere (budget already paid).
@@ -303,6 +355,8 @@ export class Exchange implements PickContext {
         return;
       }
     }
+    if (this.tap !== null && this.tap.onError(this.res.headersSent)) return;
+    if (this.detached) return;
     this.errorCode = kind.code;
     if (this.res.headersSent) {
       // Part of the response is out: the only honest signal left is cutting the connection.
@@ -391,6 +445,11 @@ export class Exchange implements PickContext {
 function describeError(err: Error): string {
   const code = (err as { code?: string }).code;
   return code !== undefined ? code : err.message;
+}
+
+function indexOfName(headers: string[], lower: string): number {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i].length === lower.length && headers[i].toLowerCase() === lower) return i;
+  return -1;
 }
 
 function removeNames(headers: string[], names: ReadonlySet<string>): string[] {

@@ -18,8 +18,11 @@ import type { CompiledRoute, Plan } from './plan.js';
 import type { Upstream } from '../balance/upstream.js';
 import type { Telemetry } from '../observe/contracts.js';
 import type { TlsService } from '../tls/contracts.js';
-import { parseTarget } from './target.js';
-import { Exchange, type RequestBody } from './exchange.js';
+import { parseTarget, type ParsedTarget } from './target.js';
+import { Exchange, type ExchangeTap, type RequestBody } from './exchange.js';
+import type { ClientResponse } from './client-response.js';
+import type { HttpCache } from '../cache/http-cache.js';
+import { handleCached } from '../cache/stage.js';
 
 /** What the head pre-pass learned from rawHeaders (no `req.headers` object is ever built). */
 export interface HeadFacts {
@@ -58,6 +61,8 @@ export class Gateway {
   tls: TlsService | null = null;
   /** The bound port of the first https listener (differs from the config when it asked for 0). */
   httpsPort: number | null = null;
+  /** The HTTP cache; null when no route caches. */
+  cache: HttpCache | null = null;
 
   constructor(plan: Plan, logger: Logger, telemetry: Telemetry) {
     this.plan = plan;
@@ -165,6 +170,32 @@ export class Gateway {
       return;
     }
 
+    if (route.cache !== null && this.cache !== null) {
+      handleCached({ gateway: this, cache: this.cache, req, res, plan, route, facts, method, target, host: hostName, port, authority, expectContinue });
+      return;
+    }
+    this.forward(req, res, plan, route, facts, target, method, authority, expectContinue, null, null);
+  }
+
+  /**
+   * Proxies the request upstream. `tap` watches (and may take over) the response; `adjust` edits the
+   * header list sent upstream (the cache swaps the client's validators for its own).
+   */
+  forward(
+    req: IncomingMessage,
+    res: ClientResponse,
+    plan: Plan,
+    route: CompiledRoute,
+    facts: HeadFacts,
+    target: ParsedTarget,
+    method: string,
+    authority: string,
+    expectContinue: boolean,
+    tap: ExchangeTap | null,
+    adjust: ((headers: string[]) => string[]) | null,
+  ): void {
+    const action = route.action;
+    if (action.kind !== 'proxy') return;
     // The upstream target: untouched bytes unless the path was normalised or the route rewrites it.
     let path: string;
     if (route.stripPrefix === null && route.rewrite === null && target.authority === null && target.path.length + target.query.length === (req.url as string).length) {
@@ -173,10 +204,11 @@ export class Gateway {
       path = upstreamPath(route, target.path) + target.query;
     }
 
-    const headers = buildUpstreamHeaders(req, route, plan, facts, authority);
+    let headers = buildUpstreamHeaders(req, route, plan, facts, authority);
+    if (adjust !== null) headers = adjust(headers);
     // With hostHeader('upstream') the Host depends on the upstream chosen (per attempt).
     const hostIndex = route.hostHeader === 'upstream' ? valueIndex(headers, 'host') : -1;
-    if (expectContinue) res.writeContinue();
+    if (expectContinue) res.writeContinue?.();
 
     let body: RequestBody = null;
     const counter = { bytes: 0 };
@@ -189,7 +221,7 @@ export class Gateway {
       body = countBody(req, route.bodyLimit, counter);
     }
 
-    const exchange = new Exchange(this, req, res, plan, route, action.pool, facts, target.path, method, path, headers, hostIndex, body, counter);
+    const exchange = new Exchange(this, req, res, plan, route, action.pool, facts, target.path, method, path, headers, hostIndex, body, counter, tap);
     if (facts.transferEncoding) {
       // node parses the rest of the packet right after this handler returns. Waiting one turn
       // lets a framing error in the same packet surface (the parser's clientError destroys req)
@@ -204,7 +236,7 @@ export class Gateway {
 
   reject(
     req: IncomingMessage,
-    res: ServerResponse,
+    res: ClientResponse,
     plan: Plan,
     kind: ProxyErrorKind,
     facts: HeadFacts,
@@ -231,7 +263,7 @@ export class Gateway {
    */
   finish(
     req: IncomingMessage,
-    res: ServerResponse,
+    res: ClientResponse,
     plan: Plan,
     route: CompiledRoute | null,
     facts: HeadFacts,

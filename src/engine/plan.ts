@@ -9,6 +9,7 @@ import type { UpstreamPool } from '../balance/pool.js';
 import type { Router } from './router.js';
 import type { NameSet } from './headers.js';
 import type { RouteMetrics } from '../observe/contracts.js';
+import type { ResolvedCacheStorage, ResolvedRouteCache } from '../cache/contracts.js';
 
 export interface CompiledHeaderEdits {
   /** Lower-case names to drop (the route's `remove` plus every `set` name). */
@@ -56,6 +57,8 @@ export interface CompiledRoute {
   responseDrop: NameSet;
   /** Metric children for this route, resolved at compile time. */
   metrics: RouteMetrics;
+  /** `.cache()` options, or null: this route never touches the cache. */
+  cache: ResolvedRouteCache | null;
 }
 
 export interface ResolvedLimits {
@@ -92,4 +95,6 @@ export interface Plan {
   readonly httpsRedirect: number | null;
   /** `Strict-Transport-Security` value for HTTPS responses, or null. */
   readonly hsts: string | null;
+  /** The shared cache store's settings; null when no route caches. */
+  readonly cacheStorage: ResolvedCacheStorage | null;
 }

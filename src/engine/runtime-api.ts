@@ -5,6 +5,7 @@
  */
 import type { ConfigSpec } from '../config/spec.js';
 import type { Logger } from '../observe/logger.js';
+import type { HttpCache } from '../cache/http-cache.js';
 import type { CertificateStatus, LiveRecorder, Metrics, PoolStatus } from '../observe/contracts.js';
 
 export interface ListenerInfo {
@@ -50,4 +51,6 @@ export interface Runtime {
   readonly planId: number;
   /** Certificates being served (empty without TLS). */
   certificates(): CertificateStatus[];
+  /** The HTTP cache (purge, stats); null when no route caches. */
+  httpCache(): HttpCache | null;
 }

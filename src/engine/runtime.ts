@@ -28,6 +28,8 @@ import { TunnelSet } from './upgrade.js';
 import type { ApplyResult, ListenerInfo, Runtime, RuntimeOptions } from './runtime-api.js';
 import type { CertificateStatus, PoolStatus, Telemetry, UpstreamStatus } from '../observe/contracts.js';
 import { NOOP_METRICS } from '../observe/noop-metrics.js';
+import { HttpCache, sameStorage } from '../cache/http-cache.js';
+import { createStore } from '../cache/store/index.js';
 
 class ProxyRuntime implements Runtime {
   private readonly opts: RuntimeOptions;
@@ -46,6 +48,8 @@ class ProxyRuntime implements Runtime {
   private readonly telemetry: Telemetry;
   /** Created with the first config that asks for TLS; kept (with its certificates) across reloads. */
   private tls: TlsService | null = null;
+  /** The HTTP cache: kept (with its contents) across reloads while its storage settings stay the same. */
+  private cache: HttpCache | null = null;
 
   constructor(opts: RuntimeOptions) {
     this.opts = opts;
@@ -91,6 +95,10 @@ class ProxyRuntime implements Runtime {
 
   certificates(): CertificateStatus[] {
     return this.tls?.certificates() ?? [];
+  }
+
+  httpCache(): HttpCache | null {
+    return this.cache;
   }
 
   drain(pool: string, url: string, draining: boolean): boolean {
@@ -151,6 +159,29 @@ class ProxyRuntime implements Runtime {
       await tls.reconcile(spec, managedNames(spec));
       gateway.tls = tls;
     }
+    // The cache store opens before the swap too: a disk store that cannot open fails the reload.
+    const storage = plan.cacheStorage;
+    let nextCache: HttpCache | null = null;
+    if (storage !== null) {
+      if (this.cache !== null && sameStorage(this.cache.storage, storage)) {
+        nextCache = this.cache;
+      } else {
+        try {
+          // Two stores must never share a directory (each would delete the other's files): new
+          // limits on the same directory close the old store first; it reopens with its entries.
+          const dir = storage.disk?.dir;
+          if (this.cache !== null && dir !== undefined && this.cache.storage.disk?.dir === dir) {
+            const old = this.cache;
+            this.cache = null;
+            if (this.gateway !== null) this.gateway.cache = null;
+            await old.close();
+          }
+          nextCache = new HttpCache(await createStore(storage), storage);
+        } catch (err) {
+          throw new ConfigError([{ message: `cache: cannot open the store: ${(err as Error).message}`, at: spec.at }]);
+        }
+      }
+    }
     const fresh: Listener[] = [];
     const wanted = new Map<string, Listener>();
     try {
@@ -191,9 +222,14 @@ class ProxyRuntime implements Runtime {
     const firstHttps = [...wanted.values()].find((l) => l.address.protocol === 'https');
     gateway.httpsPort = firstHttps ? Number(new URL(firstHttps.url).port) || 443 : null;
     // The swap: one assignment. Requests already running keep the Plan they captured.
+    if (nextCache !== null && storage !== null) nextCache.storage = storage;
+    gateway.cache = nextCache;
     gateway.plan = plan;
     this.gateway = gateway;
     this.nextPlanId++;
+    const previousCache = this.cache;
+    this.cache = nextCache;
+    if (previousCache !== null && previousCache.store !== nextCache?.store) void previousCache.close();
 
     for (const [url, l] of this.listenersByUrl) {
       if (!wanted.has(url)) void l.close();
@@ -272,6 +308,7 @@ class ProxyRuntime implements Runtime {
     this.health.stopAll();
     this.dns.stopAll();
     await this.tls?.close();
+    await this.cache?.close();
     if (outcome === 'timeout') await this.registry.destroyAll();
     else await this.registry.closeAll();
     this.listenersByUrl.clear();

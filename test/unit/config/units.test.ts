@@ -9,13 +9,14 @@ test('parseDuration: units and numbers', () => {
   assert.equal(parseDuration('1.5s'), 1500);
   assert.equal(parseDuration('5m'), 300_000);
   assert.equal(parseDuration('1h'), 3_600_000);
+  assert.equal(parseDuration('7d'), 604_800_000);
   assert.equal(parseDuration('0s'), 0);
   assert.equal(parseDuration(200), 200);
   assert.equal(parseDuration(0), 0);
 });
 
 test('parseDuration: bad input throws a readable message', () => {
-  for (const bad of ['30 seconds', '30', 's', '-1s', '1d', '', 'NaNs', -5, Infinity, NaN] as unknown as Duration[]) {
+  for (const bad of ['30 seconds', '30', 's', '-1s', '1w', '', 'NaNs', -5, Infinity, NaN] as unknown as Duration[]) {
     assert.throws(() => parseDuration(bad), (err: Error) => {
       assert.match(err.message, /invalid duration/);
       assert.match(err.message, /expected/);

@@ -1,0 +1,181 @@
+/**
+ * The cache stage of a caching route: look the request up, answer from the store when RFC 9111
+ * allows (§4), otherwise send it upstream with a tap that stores, revalidates or invalidates.
+ *
+ *   unsafe method ─────────────▶ forward; a non-error answer invalidates the URI (§4.4)
+ *   bypass rule / GET with body ▶ forward untouched (Cache-Status: fwd=bypass)
+ *   GET/HEAD ─ lookup ─ fresh ──▶ hit
+ *                      ├ stale, stale-while-revalidate ▶ hit + one background refresh
+ *                      ├ needs validation ─▶ forward with our validators (304 ▶ hit)
+ *                      └ none ─ only-if-cached ▶ 504 │ a fill in flight ▶ wait (coalesce) │ fill
+ *
+ * A HEAD miss is fetched as a GET (as nginx does), so it fills the cache for the GETs after it.
+ */
+import { ERRORS, sendError } from '../engine/errors.js';
+import { DetachedResponse } from '../engine/client-response.js';
+import type { ExchangeTap } from '../engine/exchange.js';
+import type { CacheEntry, Directives, HeaderGetter } from './contracts.js';
+import type { CacheRequestContext } from './context.js';
+import { FillTap, type FwdReason } from './fill-tap.js';
+import { Fill } from './http-cache.js';
+import { origin, requestKey } from './key.js';
+import { cacheStatus, currentAge, invalidationTargets, requestDirectives, reuse, selectVariant, validationHeaders, type CacheStatusParts } from './policy/index.js';
+import { keyRequest, rawHeaderGetter } from './request-view.js';
+import { serveEntry } from './serve.js';
+
+/** RFC 9110 §9.2.1: methods that change nothing; every other method may invalidate (RFC 9111 §4.4). */
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/** Request fields a fill must not forward: the cache fetches the full, current representation and answers these itself. */
+const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
+
+export function handleCached(ctx: CacheRequestContext, coalesced = false): void {
+  const rc = ctx.route.cache;
+  if (rc === null) return;
+  const { method, facts, target } = ctx;
+  const get = rawHeaderGetter(ctx.req.rawHeaders);
+
+  if (method !== 'GET' && method !== 'HEAD') {
+    const tap = SAFE.has(method) ? new StatusTap(ctx, { fwd: 'method' }) : new InvalidateTap(ctx);
+    forward(ctx, tap, null);
+    return;
+  }
+  const scheme = facts.secure ? 'https' : 'http';
+  const kreq = keyRequest(method, scheme, ctx.host, target.path, target.query, get);
+  const hasBody = facts.transferEncoding || (facts.contentLength !== undefined && facts.contentLength !== '0');
+  if (hasBody || (rc.bypass !== null && rc.bypass(kreq))) {
+    forward(ctx, new StatusTap(ctx, { fwd: 'bypass' }), null);
+    return;
+  }
+
+  const key = requestKey(rc, kreq, ctx.port);
+  const cache = ctx.cache;
+  const now = Date.now();
+  const entries = cache.store.lookup(key);
+  const entry = entries.length === 0 ? null : selectVariant(entries, get);
+  const directives = requestDirectives(get);
+
+  let fwd: FwdReason = entries.length === 0 ? 'uri-miss' : 'vary-miss';
+  if (entry !== null) {
+    const verdict = reuse(entry.meta, directives, now);
+    if (verdict === 'fresh' || verdict === 'stale-ok' || verdict === 'stale-while-revalidate') {
+      cache.hits++;
+      const ttl = entry.meta.lifetime - currentAge(entry.meta, now);
+      const parts: CacheStatusParts = coalesced ? { hit: true, ttl, collapsed: true } : { hit: true, ttl };
+      serveEntry(ctx, get, entry, parts, now);
+      if (verdict === 'stale-while-revalidate') refreshInBackground(ctx, get, key, entry, directives);
+      return;
+    }
+    fwd = directives.has('no-cache') || directives.has('max-age') || directives.has('min-fresh') ? 'request' : 'stale';
+  }
+
+  if (directives.has('only-if-cached')) {
+    // RFC 9111 §5.2.1.7: nothing usable is stored, and the client forbids going upstream.
+    sendError(ctx.res, ERRORS.NOT_CACHED, facts.accept, { 'x-request-id': facts.requestId as string, 'cache-status': cacheStatus(cache.statusName, { fwd }) });
+    ctx.gateway.finish(ctx.req, ctx.res, ctx.plan, ctx.route, facts, ERRORS.NOT_CACHED.code, facts.started);
+    return;
+  }
+
+  cache.misses++;
+  if (!coalesced) {
+    const inFlight = cache.fills.get(key);
+    if (inFlight !== undefined) {
+      waitForFill(ctx, inFlight, rc.lockTimeoutMs);
+      return;
+    }
+  }
+  const fill = coalesced ? null : new Fill(cache.fills, key);
+  const tap = new FillTap(ctx, { key, get, directives, stale: entry, fill, fwd, background: false });
+  forward(ctx, tap, fillHeaders(entry), 'GET');
+}
+
+/** Joins a fill in flight: look again when it settles (a hit if it stored), else go upstream alone. */
+function waitForFill(ctx: CacheRequestContext, fill: Fill, timeoutMs: number): void {
+  const gateway = ctx.gateway;
+  gateway.begin(); // a waiting request is in flight for graceful drain
+  fill.wait(timeoutMs, () => {
+    gateway.done();
+    if (ctx.res.destroyed || ctx.req.destroyed) {
+      gateway.finish(ctx.req, ctx.res, ctx.plan, ctx.route, ctx.facts, ERRORS.CLIENT_CLOSED.code, ctx.facts.started);
+      return;
+    }
+    handleCached(ctx, true);
+  });
+}
+
+/** RFC 5861 §3: serve the stale response now and refresh it once, with no client waiting. */
+function refreshInBackground(ctx: CacheRequestContext, get: HeaderGetter, key: string, entry: CacheEntry, directives: Directives): void {
+  const cache = ctx.cache;
+  if (cache.refreshing.has(key) || cache.fills.has(key)) return;
+  cache.refreshing.add(key);
+  const detached = new DetachedResponse();
+  const bg: CacheRequestContext = { ...ctx, res: detached, expectContinue: false, method: 'GET' };
+  const fill = new Fill(cache.fills, key);
+  const tap = new FillTap(bg, {
+    key,
+    get,
+    directives,
+    stale: entry,
+    fill,
+    fwd: 'stale',
+    background: true,
+    onDone: () => cache.refreshing.delete(key),
+  });
+  forward(bg, tap, fillHeaders(entry), 'GET');
+}
+
+/** Header edits for a fill: drop the client's conditionals and Range, add our validators (RFC 9111 §4.3.1). */
+function fillHeaders(stale: CacheEntry | null): (headers: string[]) => string[] {
+  return (headers) => {
+    const out: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      if (!CLIENT_CONDITIONALS.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+    }
+    if (stale !== null) out.push(...validationHeaders(stale.meta));
+    return out;
+  };
+}
+
+function forward(ctx: CacheRequestContext, tap: ExchangeTap, adjust: ((h: string[]) => string[]) | null, method = ctx.method): void {
+  ctx.gateway.forward(ctx.req, ctx.res, ctx.plan, ctx.route, ctx.facts, ctx.target, method, ctx.authority, ctx.expectContinue, tap, adjust);
+}
+
+/** Relays the response and only labels it (Cache-Status) — for requests the cache does not take. */
+class StatusTap implements ExchangeTap {
+  constructor(
+    private readonly ctx: CacheRequestContext,
+    private readonly parts: CacheStatusParts,
+  ) {}
+  onHeaders(_status: number, _headers: string[]): 'client' {
+    return 'client';
+  }
+  decorate(headers: string[]): void {
+    headers.push('cache-status', cacheStatus(this.ctx.cache.statusName, this.parts));
+  }
+  onData(): void {}
+  onComplete(): void {}
+  onError(): boolean {
+    return false;
+  }
+}
+
+/** RFC 9111 §4.4: after an unsafe request succeeds, the stored responses it may have changed go. */
+class InvalidateTap extends StatusTap {
+  constructor(private readonly c: CacheRequestContext) {
+    super(c, { fwd: 'method' });
+  }
+  override onHeaders(status: number, headers: string[]): 'client' {
+    const ctx = this.c;
+    const rc = ctx.route.cache;
+    if (rc === null) return 'client';
+    const uri = origin(ctx.facts.secure ? 'https' : 'http', ctx.host, ctx.port) + ctx.target.path + ctx.target.query;
+    for (const t of invalidationTargets(ctx.method, status, uri, headers)) {
+      try {
+        ctx.cache.invalidate(new URL(t), rc.key.query);
+      } catch {
+        // A Location the policy could not resolve is simply not invalidated.
+      }
+    }
+    return 'client';
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * The cache end to end: a real proxy in front of a real origin that counts what reaches it.
+ * Every path is used by one test only, so tests do not see each other's entries.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { defineConfig, route, pool } from '../../../src/index.js';
+import { startProxy, httpRequest, type Proxy } from '../../helpers/proxy.js';
+import { sleep, waitUntil } from '../../helpers/backend.js';
+import { startOrigin, type Origin } from './origin.js';
+
+const T = { timeout: 15_000 };
+const cc = (v: string): [string, string] => ['cache-control', v];
+
+describe('cache', () => {
+  let origin: Origin;
+  let px: Proxy;
+
+  before(async () => {
+    origin = await startOrigin();
+    const p = pool('origin', [origin.url]);
+    px = await startProxy(
+      defineConfig({
+        listen: ['http://127.0.0.1:0'],
+        cache: { maxSize: '8mb', maxObjectSize: '64kb' },
+        routes: [
+          route('/swr/*').to(p).cache({ staleWhileRevalidate: '30s' }),
+          route('/sie/*').to(p).cache({ staleIfError: '1m' }),
+          route('/default/*').to(p).cache({ maxAge: '60s' }),
+          route('/bypass/*').to(p).cache({ bypass: { cookies: ['session'] } }),
+          route('/q/*').to(p).cache({ key: { query: { exclude: ['utm_source'] } } }),
+          route('/*').to(p).cache(),
+        ],
+      }),
+    );
+  });
+  after(async () => {
+    await px?.close();
+    await origin?.close();
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}, method = 'GET') => httpRequest(px.base + path, { headers, method });
+
+  it('serves a fresh response from the cache without asking the origin again', T, async () => {
+    origin.on('/fresh', () => ({ headers: [cc('max-age=60')], body: 'hello' }));
+    const a = await get('/fresh');
+    const b = await get('/fresh');
+    assert.equal(a.text, 'hello');
+    assert.equal(b.text, 'hello');
+    assert.equal(origin.count('/fresh'), 1);
+    assert.match(String(a.headers['cache-status']), /^proxykit; fwd=uri-miss; fwd-status=200; .*stored/);
+    assert.match(String(b.headers['cache-status']), /^proxykit; hit/);
+    assert.equal(b.headers['content-length'], '5');
+  });
+
+  it('computes Age from the origin Age and the time in cache', T, async () => {
+    origin.on('/age', () => ({ headers: [cc('max-age=600'), ['age', '100']], body: 'x' }));
+    await get('/age');
+    await sleep(1100);
+    const b = await get('/age');
+    const age = Number(b.headers.age);
+    assert.ok(age >= 101 && age <= 103, `age ${age}`);
+  });
+
+  it('never stores no-store or private responses', T, async () => {
+    origin.on('/nostore', () => ({ headers: [cc('no-store')], body: 'a' }));
+    origin.on('/private', () => ({ headers: [cc('private, max-age=60')], body: 'a' }));
+    for (let i = 0; i < 2; i++) {
+      await get('/nostore');
+      await get('/private');
+    }
+    assert.equal(origin.count('/nostore'), 2);
+    assert.equal(origin.count('/private'), 2);
+  });
+
+  it('stores a response to a request with Authorization only when the origin allows it (§3.5)', T, async () => {
+    origin.on('/auth', () => ({ headers: [cc('max-age=60')], body: 'secret' }));
+    origin.on('/auth-public', () => ({ headers: [cc('public, max-age=60')], body: 'shared' }));
+    await get('/auth', { authorization: 'Bearer a' });
+    await get('/auth', { authorization: 'Bearer b' });
+    assert.equal(origin.count('/auth'), 2);
+    await get('/auth-public', { authorization: 'Bearer a' });
+    await get('/auth-public', { authorization: 'Bearer b' });
+    assert.equal(origin.count('/auth-public'), 1);
+  });
+
+  it('keeps one variant per Vary value', T, async () => {
+    origin.on('/vary', (req) => ({ headers: [cc('max-age=60'), ['vary', 'Accept-Language']], body: `lang=${req.headers['accept-language']}` }));
+    const en1 = await get('/vary', { 'accept-language': 'en' });
+    const de1 = await get('/vary', { 'accept-language': 'de' });
+    const en2 = await get('/vary', { 'accept-language': 'en' });
+    const de2 = await get('/vary', { 'accept-language': 'de' });
+    assert.deepEqual([en1.text, de1.text, en2.text, de2.text], ['lang=en', 'lang=de', 'lang=en', 'lang=de']);
+    assert.equal(origin.count('/vary'), 2);
+    assert.match(String(de1.headers['cache-status']), /fwd=vary-miss/);
+  });
+
+  it('revalidates a stale response with its ETag and serves the stored body on 304', T, async () => {
+    origin.on('/etag', (req, n) =>
+      n === 1
+        ? { headers: [cc('max-age=1'), ['etag', '"v1"'], ['x-version', 'first']], body: 'body-v1' }
+        : req.headers['if-none-match'] === '"v1"'
+          ? { status: 304, headers: [cc('max-age=60'), ['etag', '"v1"'], ['x-version', 'second']] }
+          : { headers: [cc('max-age=60')], body: 'unexpected full response' },
+    );
+    await get('/etag');
+    await sleep(2100);
+    const b = await get('/etag');
+    assert.equal(b.status, 200);
+    assert.equal(b.text, 'body-v1');
+    assert.equal(b.headers['x-version'], 'second', 'headers are updated from the 304 (RFC 9111 §3.2)');
+    assert.match(String(b.headers['cache-status']), /fwd=stale; fwd-status=304/);
+    const c = await get('/etag');
+    assert.match(String(c.headers['cache-status']), /hit/);
+    assert.equal(origin.count('/etag'), 2);
+  });
+
+  it('answers the client\'s If-None-Match from the cache', T, async () => {
+    origin.on('/inm', () => ({ headers: [cc('max-age=60'), ['etag', '"abc"']], body: 'content' }));
+    await get('/inm');
+    const r = await get('/inm', { 'if-none-match': 'W/"abc"' });
+    assert.equal(r.status, 304);
+    assert.equal(r.text, '');
+    assert.equal(r.headers.etag, '"abc"');
+    const r2 = await get('/inm', { 'if-none-match': '"other"' });
+    assert.equal(r2.status, 200);
+    assert.equal(origin.count('/inm'), 1);
+  });
+
+  it('answers HEAD from a stored GET', T, async () => {
+    origin.on('/head', () => ({ headers: [cc('max-age=60'), ['content-type', 'text/plain']], body: 'twelve bytes' }));
+    await get('/head');
+    const h = await get('/head', {}, 'HEAD');
+    assert.equal(h.status, 200);
+    assert.equal(h.headers['content-length'], '12');
+    assert.equal(h.body.length, 0);
+    assert.equal(origin.count('/head'), 1);
+  });
+
+  it('serves a byte range from a stored full response', T, async () => {
+    origin.on('/range', () => ({ headers: [cc('max-age=60')], body: '0123456789' }));
+    await get('/range');
+    const r = await get('/range', { range: 'bytes=2-5' });
+    assert.equal(r.status, 206);
+    assert.equal(r.text, '2345');
+    assert.equal(r.headers['content-range'], 'bytes 2-5/10');
+    const bad = await get('/range', { range: 'bytes=50-60' });
+    assert.equal(bad.status, 416);
+    assert.equal(bad.headers['content-range'], 'bytes */10');
+    assert.equal(origin.count('/range'), 1);
+  });
+
+  it('stale-while-revalidate serves stale at once and refreshes once in the background', T, async () => {
+    let version = 1;
+    origin.on('/swr/a', () => ({ headers: [cc('max-age=1')], body: `v${version}`, delayMs: version > 1 ? 300 : 0 }));
+    await get('/swr/a');
+    await sleep(1100);
+    version = 2;
+    const t0 = performance.now();
+    const stale = await Promise.all([get('/swr/a'), get('/swr/a'), get('/swr/a')]);
+    assert.ok(performance.now() - t0 < 250, 'stale answers do not wait for the origin');
+    for (const s of stale) {
+      assert.equal(s.text, 'v1');
+      assert.match(String(s.headers['cache-status']), /hit/);
+    }
+    await waitUntil(() => origin.count('/swr/a') === 2, 3000, 'one background refresh');
+    await sleep(600); // the origin takes 300 ms to answer the refresh
+    const fresh = await get('/swr/a');
+    assert.equal(fresh.text, 'v2');
+    assert.equal(origin.count('/swr/a'), 2, 'exactly one refresh for three stale hits');
+  });
+
+  it('stale-if-error serves the stored response when the origin fails', T, async () => {
+    origin.on('/sie/a', (_req, n) => (n === 1 ? { headers: [cc('max-age=1')], body: 'good' } : { status: 503, body: 'down' }));
+    await get('/sie/a');
+    await sleep(1100);
+    const r = await get('/sie/a');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'good');
+    assert.match(String(r.headers['cache-status']), /fwd=stale; fwd-status=503/);
+  });
+
+  it('stale-if-error also covers an origin that resets the connection', T, async () => {
+    origin.on('/sie/reset', (_req, n) => (n === 1 ? { headers: [cc('max-age=1')], body: 'kept' } : { reset: true }));
+    await get('/sie/reset');
+    await sleep(1100);
+    const r = await get('/sie/reset');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'kept');
+  });
+
+  it('coalesces concurrent misses into one origin request', T, async () => {
+    origin.on('/coalesce', () => ({ headers: [cc('max-age=60')], body: 'once', delayMs: 200 }));
+    const rs = await Promise.all(Array.from({ length: 10 }, () => get('/coalesce')));
+    for (const r of rs) assert.equal(r.text, 'once');
+    assert.equal(origin.count('/coalesce'), 1);
+  });
+
+  it('does not hold coalesced requests when the response turns out uncacheable', T, async () => {
+    origin.on('/coalesce-private', () => ({ headers: [cc('private')], body: 'mine', delayMs: 100 }));
+    const rs = await Promise.all(Array.from({ length: 4 }, () => get('/coalesce-private')));
+    for (const r of rs) assert.equal(r.text, 'mine');
+    assert.equal(origin.count('/coalesce-private'), 4);
+  });
+
+  it('an unsafe request invalidates the URI and its same-origin Location (§4.4)', T, async () => {
+    origin.on('/inv', () => ({ headers: [cc('max-age=60')], body: 'list' }));
+    origin.on('/inv/item', () => ({ headers: [cc('max-age=60')], body: 'item' }));
+    origin.on('/inv-post', () => ({ status: 201, headers: [['location', '/inv/item']], body: '' }));
+    await get('/inv');
+    await get('/inv/item');
+    await httpRequest(px.base + '/inv', { method: 'POST', body: 'x' });
+    await httpRequest(px.base + '/inv-post', { method: 'POST', body: 'x' });
+    await get('/inv');
+    await get('/inv/item');
+    assert.equal(origin.count('/inv'), 3, 'POST to /inv reached the origin and the GET after it too');
+    assert.equal(origin.count('/inv/item'), 2, 'Location was invalidated');
+  });
+
+  it('an error response to an unsafe request invalidates nothing', T, async () => {
+    origin.on('/inv-err', (req) => (req.method === 'POST' ? { status: 500, body: 'no' } : { headers: [cc('max-age=60')], body: 'ok' }));
+    await get('/inv-err');
+    await httpRequest(px.base + '/inv-err', { method: 'POST', body: 'x' });
+    await get('/inv-err');
+    assert.equal(origin.count('/inv-err'), 2);
+  });
+
+  it('purges by URL and by surrogate key, and keeps surrogate keys from clients', T, async () => {
+    origin.on('/tagged/1', () => ({ headers: [cc('max-age=60'), ['surrogate-key', 'product-1 all']], body: 'p1' }));
+    origin.on('/tagged/2', () => ({ headers: [cc('max-age=60'), ['surrogate-key', 'product-2 all']], body: 'p2' }));
+    const first = await get('/tagged/1');
+    assert.equal(first.headers['surrogate-key'], undefined);
+    await get('/tagged/2');
+    const cache = px.rt.httpCache();
+    assert.ok(cache);
+    assert.equal(cache.purgeTag('product-1'), 1);
+    await get('/tagged/1');
+    await get('/tagged/2');
+    assert.deepEqual([origin.count('/tagged/1'), origin.count('/tagged/2')], [2, 1]);
+    assert.equal(cache.purgeUrl(`${px.base}/tagged/2`), 1);
+    await get('/tagged/2');
+    assert.equal(origin.count('/tagged/2'), 2);
+    assert.equal(cache.purgeTag('all'), 2);
+  });
+
+  it('does not store a body over the per-object limit, and the client still gets all of it', T, async () => {
+    const big = Buffer.alloc(200 * 1024, 7);
+    origin.on('/big', () => ({ headers: [cc('max-age=60')], body: big }));
+    const a = await get('/big');
+    const b = await get('/big');
+    assert.equal(a.body.length, big.length);
+    assert.equal(b.body.length, big.length);
+    assert.equal(origin.count('/big'), 2);
+  });
+
+  it('streams a chunked body over the object limit to the client while giving up storing it', T, async () => {
+    const big = Buffer.alloc(150 * 1024, 3);
+    origin.on('/big-chunked', () => ({ headers: [cc('max-age=60')], body: big, chunked: true }));
+    const a = await get('/big-chunked');
+    assert.equal(a.body.length, big.length);
+    await get('/big-chunked');
+    assert.equal(origin.count('/big-chunked'), 2);
+  });
+
+  it('only-if-cached answers 504 when nothing is stored', T, async () => {
+    origin.on('/oic', () => ({ headers: [cc('max-age=60')], body: 'x' }));
+    const r = await get('/oic', { 'cache-control': 'only-if-cached' });
+    assert.equal(r.status, 504);
+    assert.equal(origin.count('/oic'), 0);
+  });
+
+  it('a request with no-cache goes to the origin even when a fresh copy is stored', T, async () => {
+    origin.on('/client-nocache', () => ({ headers: [cc('max-age=60'), ['etag', '"z"']], body: 'z' }));
+    await get('/client-nocache');
+    const r = await get('/client-nocache', { 'cache-control': 'no-cache' });
+    assert.equal(r.text, 'z');
+    assert.equal(origin.count('/client-nocache'), 2);
+    assert.match(String(r.headers['cache-status']), /fwd=request/);
+  });
+
+  it('the route maxAge gives freshness to responses without any', T, async () => {
+    origin.on('/default/plain', () => ({ body: 'plain' }));
+    origin.on('/plain', () => ({ body: 'plain' }));
+    await get('/default/plain');
+    await get('/default/plain');
+    assert.equal(origin.count('/default/plain'), 1);
+    await get('/plain');
+    await get('/plain');
+    assert.equal(origin.count('/plain'), 2, 'no validator, no Last-Modified, no maxAge: nothing to store');
+  });
+
+  it('a bypass rule skips the cache', T, async () => {
+    origin.on('/bypass/a', () => ({ headers: [cc('max-age=60')], body: 'a' }));
+    await get('/bypass/a', { cookie: 'session=1' });
+    await get('/bypass/a', { cookie: 'session=1' });
+    assert.equal(origin.count('/bypass/a'), 2);
+    await get('/bypass/a');
+    await get('/bypass/a');
+    assert.equal(origin.count('/bypass/a'), 3);
+  });
+
+  it('a key rule leaves excluded query parameters out of the key', T, async () => {
+    origin.on('/q/a*', () => ({ headers: [cc('max-age=60')], body: 'a' }));
+    await get('/q/a?x=1&utm_source=mail');
+    await get('/q/a?x=1&utm_source=web');
+    await get('/q/a?x=2');
+    assert.equal(origin.seen.filter((s) => s.url.startsWith('/q/a')).length, 2);
+  });
+
+  it('a hit never touches the origin, even when it is gone', T, async () => {
+    const o2 = await startOrigin();
+    o2.on('/solo', () => ({ headers: [cc('max-age=60')], body: 'still here' }));
+    const px2 = await startProxy(defineConfig({ listen: ['http://127.0.0.1:0'], routes: [route('/*').to(pool('o2', [o2.url])).cache()] }));
+    try {
+      await httpRequest(px2.base + '/solo');
+      await o2.close();
+      const r = await httpRequest(px2.base + '/solo');
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 'still here');
+    } finally {
+      await px2.close();
+    }
+  });
+});
