@@ -44,12 +44,14 @@ export function serveEntry(ctx: CacheRequestContext, get: HeaderGetter, entry: C
       const name = stored[i];
       const lower = name.toLowerCase();
       // Length is ours to state (the stored body may have arrived chunked); tags are for purging.
-      if (lower === 'content-length' || lower === 'content-range' || tags.includes(lower)) continue;
+      if (lower === 'content-length' || tags.includes(lower)) continue;
       if (lower === 'date') hasDate = true;
       headers.push(name, stored[i + 1]);
     }
     const wantsRange = status === 200 && method === 'GET' && get('range') !== undefined;
     const range = wantsRange ? rangeFor(get, meta, entry.size) : null;
+    // A stored Content-Range is the origin's own field (RFC 9111 §3.1: stored as is); ours replaces it on 206/416.
+    if (range !== null && range.kind !== 'full') stripField(headers, 'content-range');
     if (range !== null && range.kind === 'partial') {
       status = 206;
       start = range.start;
@@ -138,4 +140,8 @@ export function addClientHeaders(ctx: CacheRequestContext, headers: string[]): v
     for (let i = 0; i < edits.set.length; i += 2) headers.push(edits.set[i], edits.set[i + 1]);
     for (let i = 0; i < edits.add.length; i += 2) headers.push(edits.add[i], edits.add[i + 1]);
   }
+}
+
+function stripField(headers: string[], lower: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i].toLowerCase() === lower) headers.splice(i, 2);
 }

@@ -26,6 +26,7 @@ import type { Gateway, HeadFacts } from './gateway.js';
 import { namedByConnection } from './headers.js';
 import type { CompiledRoute, Plan } from './plan.js';
 import type { ClientResponse } from './client-response.js';
+import { MAX_INTERIM, relayInformational } from './informational.js';
 
 type AbortFn = (reason?: Error) => void;
 export type RequestBody = IncomingMessage | AsyncIterable<Buffer> | null;
@@ -86,6 +87,8 @@ export class Exchange implements PickContext {
   private readonly tap: ExchangeTap | null;
   /** The tap answered the client itself: response bytes go to the tap only. */
   private detached = false;
+  /** Interim (1xx) responses relayed so far. */
+  private interim = 0;
 
   private upstream: Upstream | null = null;
   private tried: Upstream[] | null = null;
@@ -210,7 +213,13 @@ export class Exchange implements PickContext {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, _statusText: string): boolean {
-    if (statusCode < 200) return true; // 1xx informational responses are not relayed (yet)
+    if (statusCode < 200) {
+      // Interim responses (103 Early Hints, 102 Processing) go to the client as they come.
+      if (!this.clientGone && !this.detached && this.interim++ < MAX_INTERIM) {
+        relayInformational(this.res, this.req.httpVersionMinor, this.req.httpVersionMajor, statusCode, rawHeaders, this.route.responseDrop);
+      }
+      return true;
+    }
     const u = this.upstream as Upstream;
     const pool = this.pool;
     const elapsed = performance.now() - this.attemptStart;

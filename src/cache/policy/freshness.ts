@@ -3,8 +3,8 @@
  * stored response may be reused for a request (§4.2, §4.2.4, §5.2.1; RFC 5861).
  */
 import type { CachePolicyOptions, Directives, EntryMeta, HeaderList } from '../contracts.js';
-import { deltaSeconds, first, DELTA_MAX } from './fields.js';
-import { parseHttpDate } from './http-date.js';
+import { deltaSeconds, first, joined, DELTA_MAX } from './fields.js';
+import { parseHttpDate, parseStrictHttpDate } from './http-date.js';
 
 /**
  * RFC 9110 §15.1 / RFC 9111 §4.2.2: status codes that are heuristically cacheable by default.
@@ -36,10 +36,11 @@ export function freshnessLifetime(status: number, headers: HeaderList, cc: Direc
   // §5.2.2.1: max-age overrides Expires (§5.3: "MUST ignore the Expires header field").
   const maxAge = cc.get('max-age');
   if (maxAge !== undefined) return { lifetime: deltaSeconds(maxAge) ?? 0, heuristic: false, explicit: true };
-  // §5.3: Expires − Date; an invalid Expires (e.g. "0") means already expired. Only the first line counts.
-  const expires = first(headers, 'expires');
+  // §5.3: Expires − Date; an invalid Expires (e.g. "0") means already expired. Expires is a single
+  // HTTP-date: two lines of it (or a list) are invalid too, and so is a date off the grammar.
+  const expires = joined(headers, 'expires');
   if (expires !== undefined) {
-    const at = parseHttpDate(expires, dateValue);
+    const at = parseStrictHttpDate(expires.trim(), dateValue);
     const secs = at === null ? 0 : Math.max(0, Math.floor((at - dateValue) / 1000));
     return { lifetime: Math.min(secs, DELTA_MAX), heuristic: false, explicit: true };
   }

@@ -99,3 +99,35 @@ function digits(s: string, min: number, max: number): number {
 export function formatHttpDate(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toUTCString();
 }
+
+// Strict grammar (RFC 9110 §5.6.7). The RFC calls HTTP-date case-sensitive, but a wrong-case
+// `thu`/`DEC`/`gmt` is still unambiguous, so case is the one liberty taken.
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/i;
+const RFC850_DATE = /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/i;
+const ASCTIME_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/i;
+const MONTH_INDEX: Record<string, number> = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };
+
+/**
+ * HTTP-date exactly as RFC 9110 §5.6.7 defines it (IMF-fixdate, rfc850-date, asctime-date), or
+ * null. Used where a misread date would extend freshness: an `Expires` that is not a valid
+ * HTTP-date means "already expired" (RFC 9111 §5.3), so guessing at a damaged one would turn
+ * "expired" into "fresh".
+ */
+export function parseStrictHttpDate(value: string, reference?: number): number | null {
+  let m = IMF_FIXDATE.exec(value);
+  if (m !== null) return build(Number(m[4]), MONTH_INDEX[m[3].toLowerCase()], Number(m[2]), m[5], m[6], m[7]);
+  m = RFC850_DATE.exec(value);
+  if (m !== null) return build(twoDigitYear(Number(m[4]), reference), MONTH_INDEX[m[3].toLowerCase()], Number(m[2]), m[5], m[6], m[7]);
+  m = ASCTIME_DATE.exec(value);
+  if (m !== null) return build(Number(m[7]), MONTH_INDEX[m[2].toLowerCase()], Number(m[3].trim()), m[4], m[5], m[6]);
+  return null;
+}
+
+function build(year: number, month: number, day: number, hh: string, mm: string, ss: string): number | null {
+  const h = Number(hh);
+  const mi = Number(mm);
+  const sec = Number(ss);
+  if (day < 1 || h > 23 || mi > 59 || sec > 60) return null;
+  const t = Date.UTC(year, month, day, h, mi, sec === 60 ? 59 : sec);
+  return new Date(t).getUTCDate() === day ? t : null;
+}

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatHttpDate, parseHttpDate } from '../../../../src/cache/policy/index.js';
+import { parseStrictHttpDate } from '../../../../src/cache/policy/http-date.js';
 
 const D = Date.UTC(1994, 10, 6, 8, 49, 37);
 
@@ -47,4 +48,26 @@ test('parseHttpDate: two-digit years (RFC 9110 §5.6.7: not more than 50 years a
 test('formatHttpDate: IMF-fixdate, whole seconds', () => {
   assert.equal(formatHttpDate(D + 999), 'Sun, 06 Nov 1994 08:49:37 GMT');
   assert.equal(parseHttpDate(formatHttpDate(D)), D);
+});
+
+test('parseStrictHttpDate: the three formats, any case, nothing else', () => {
+  const t = Date.UTC(1994, 10, 6, 8, 49, 37);
+  assert.equal(parseStrictHttpDate('Sun, 06 Nov 1994 08:49:37 GMT'), t);
+  assert.equal(parseStrictHttpDate('Sunday, 06-Nov-94 08:49:37 GMT', Date.UTC(2000, 0, 1)), t);
+  assert.equal(parseStrictHttpDate('Sun Nov  6 08:49:37 1994'), t);
+  assert.equal(parseStrictHttpDate('sun, 06 NOV 1994 08:49:37 gmt'), t);
+  for (const bad of [
+    'Sun, 06 Nov 1994 08:49:37 UTC',
+    'Sun, 06 Nov 94 08:49:37 GMT',
+    'Sun 06 Nov 1994 08:49:37 GMT',
+    'Sun,  06 Nov 1994 08:49:37 GMT',
+    'Sun, 06-Nov-1994 08:49:37 GMT',
+    'Sun, 06 Nov 1994 08.49.37 GMT',
+    'Sun, 06 Nov 1994 8:49:37 GMT',
+    'Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT',
+    'Sun, 31 Feb 1994 08:49:37 GMT',
+    '0',
+  ]) {
+    assert.equal(parseStrictHttpDate(bad), null, bad);
+  }
 });
