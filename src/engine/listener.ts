@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
+import nodeTls from 'node:tls';
 import type { TlsService } from '../tls/contracts.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -13,6 +14,14 @@ import type { Gateway } from './gateway.js';
 import type { ListenAddress, ResolvedLimits } from './plan.js';
 import { handleUpgrade, type TunnelSet } from './upgrade.js';
 import { ERRORS, sendError } from './errors.js';
+import { peekClientHello } from './tls-peek.js';
+
+/** The ALPN protocol of TLS-ALPN-01 validation handshakes (RFC 8737 §6.2). */
+const ACME_TLS_ALPN = 'acme-tls/1';
+/** How long a connection may take to send its ClientHello while it is being peeked at. */
+const PEEK_TIMEOUT_MS = 10_000;
+/** Handshake deadline on the dedicated TLS-ALPN-01 server, and how long its connections may linger. */
+const ACME_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** A plain HTTP/1.1 server, or a TLS server speaking HTTP/2 and HTTP/1.1 (ALPN). */
 type AnyServer = http.Server | http2.Http2SecureServer;
@@ -23,6 +32,10 @@ export class Listener {
   /** The URL with the real port (when port 0 was asked for). */
   url: string;
   private readonly limitsAtStart: ResolvedLimits;
+  /** Connections whose ClientHello is being read (only while a TLS-ALPN-01 challenge is pending). */
+  private readonly peeking = new Set<Socket>();
+  /** The TLS server answering TLS-ALPN-01 validation handshakes (created at the first one). */
+  private acmeServer: nodeTls.Server | null = null;
 
   constructor(address: ListenAddress, limits: ResolvedLimits, gateway: Gateway, tunnels: TunnelSet, tls: TlsService | null) {
     this.address = address;
@@ -51,6 +64,9 @@ export class Listener {
         maxHeaderSize: limits.maxHeaderSize,
         settings: { maxHeaderListSize: limits.maxHeaderSize },
       } as http2.SecureServerOptions);
+      // HTTP/1.1 over TLS: node checks header/request deadlines on this interval (30 s by default
+      // for an Http2SecureServer, read when it starts listening), as for the plain listener.
+      (server as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = checkingInterval(limits);
       // An idle HTTP/2 session is closed after the keep-alive timeout, like an idle HTTP/1.1 one.
       server.setTimeout(limits.keepAliveTimeoutMs);
       // Client-side TLS failures (scanners, wrong SNI) are normal on the internet: never fatal.
@@ -59,12 +75,13 @@ export class Listener {
       server.on('OCSPRequest', (certificate: Buffer, issuer: Buffer | null, cb: (err: Error | null, resp?: Buffer) => void) => {
         cb(null, tls.ocspResponse(certificate, issuer) ?? undefined);
       });
+      this.routeAcmeTlsAlpn(server, tls);
     } else {
       server = http.createServer({
         maxHeaderSize: limits.maxHeaderSize,
         // node checks header/request deadlines on this interval; the default 30 s would let a 10 s
         // headersTimeout run to 40 s. One second keeps deadlines honest for a small cost.
-        connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
+        connectionsCheckingInterval: checkingInterval(limits),
         requestTimeout: limits.requestTimeoutMs,
         headersTimeout: limits.headersTimeoutMs,
         keepAliveTimeout: limits.keepAliveTimeoutMs,
@@ -96,6 +113,71 @@ export class Listener {
         });
       });
     }
+  }
+
+  /**
+   * TLS-ALPN-01 (RFC 8737) on this listener. node picks the certificate (SNICallback) before it
+   * knows the client's ALPN list, so while a challenge is pending the ClientHello of each new
+   * connection is read first (tls-peek.ts): a handshake offering `acme-tls/1` for a name with a
+   * pending challenge goes to a dedicated TLS server holding the challenge certificate, which
+   * completes the handshake and closes; every other connection goes to the normal server
+   * unchanged (the same socket, its bytes put back), so regular clients keep getting the current
+   * certificate during a renewal. With no challenge pending, connections go straight to the
+   * normal server: one boolean check, no peeking.
+   *
+   * The socket handed over is the accepted one, so the server's `maxConnections`, `close()`,
+   * handshake timeout, `tlsClientError`, HTTP/1 header/request deadlines and `clientError` all
+   * apply as for any connection.
+   */
+  private routeAcmeTlsAlpn(server: http2.Http2SecureServer, tls: TlsService): void {
+    const pending = tls.alpnChallengePending?.bind(tls);
+    const challenge = tls.alpnChallengeContext?.bind(tls);
+    if (pending === undefined || challenge === undefined) return;
+    // tls.Server's own 'connection' listener starts the TLS handshake; ours decides who runs it.
+    const normal = server.listeners('connection') as Array<(socket: Socket) => void>;
+    server.removeAllListeners('connection');
+    const toNormal = (socket: Socket): void => {
+      for (const fn of normal) fn.call(server, socket);
+    };
+    server.on('connection', (socket: Socket) => {
+      if (!pending()) return toNormal(socket);
+      this.peeking.add(socket);
+      peekClientHello(socket, { timeoutMs: PEEK_TIMEOUT_MS }, ({ hello }) => {
+        this.peeking.delete(socket);
+        if (hello !== null && hello.serverName !== null && hello.alpn?.includes(ACME_TLS_ALPN) && challenge(hello.serverName) !== null) {
+          this.acmeTlsAlpnServer(challenge).emit('connection', socket);
+        } else {
+          toNormal(socket);
+        }
+      });
+      // A peeked socket that closes is destroyed by peekClientHello; forget it then too.
+      socket.once('close', () => this.peeking.delete(socket));
+    });
+  }
+
+  private acmeTlsAlpnServer(challenge: (servername: string) => nodeTls.SecureContext | null): nodeTls.Server {
+    if (this.acmeServer !== null) return this.acmeServer;
+    const s = nodeTls.createServer(
+      {
+        // RFC 8737 §3: TLS 1.2 or higher, ALPN acme-tls/1 only, the challenge certificate only.
+        minVersion: 'TLSv1.2',
+        ALPNProtocols: [ACME_TLS_ALPN],
+        handshakeTimeout: ACME_HANDSHAKE_TIMEOUT_MS,
+        SNICallback: (servername, cb) => {
+          const ctx = challenge(servername);
+          if (ctx !== null) cb(null, ctx);
+          else cb(new Error(`no TLS-ALPN-01 challenge pending for "${servername}"`));
+        },
+      },
+      (socket) => {
+        // Nothing is exchanged after the handshake (RFC 8737 §3): close, and do not wait long for the CA's side.
+        socket.end();
+        socket.setTimeout(ACME_HANDSHAKE_TIMEOUT_MS, () => socket.destroy());
+      },
+    );
+    s.on('tlsClientError', () => {});
+    this.acmeServer = s;
+    return s;
   }
 
   /** Install the TLS service's certificate for clients without SNI (https listeners only). */
@@ -146,8 +228,15 @@ export class Listener {
 
   /** Cut every connection (after the drain deadline). */
   destroy(): void {
+    for (const s of this.peeking) s.destroy();
+    this.peeking.clear();
     (this.server as http.Server).closeAllConnections?.();
   }
+}
+
+/** How often node checks the HTTP/1.1 header/request deadlines of a listener's connections. */
+function checkingInterval(limits: ResolvedLimits): number {
+  return Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4)));
 }
 
 /**

@@ -3,7 +3,9 @@
  * internal CA, ACME issuer, renewal). The engine only calls these; src/tls/* implements them.
  *
  * - Listeners for `https:` addresses ask `TlsService.sni(servername)` for a SecureContext during
- *   the handshake (SNICallback), so certificates change live, without touching a listener.
+ *   the handshake (SNICallback), so certificates change live, without touching a listener. While
+ *   `alpnChallengePending()`, they read each ClientHello first and answer `acme-tls/1` handshakes
+ *   with `alpnChallengeContext(name)` on a separate TLS server (TLS-ALPN-01, RFC 8737).
  * - HTTP listeners ask `TlsService.httpChallenge(token)` for `/.well-known/acme-challenge/<token>`
  *   before routing (HTTP-01).
  * - The runtime calls `reconcile()` on every config apply with the names the config serves, and
@@ -21,6 +23,17 @@ export interface TlsService {
    * configured and `ask` approves), then the default certificate. Null: abort the handshake.
    */
   sni(servername: string): Promise<SecureContext | null>;
+  /**
+   * True while a TLS-ALPN-01 challenge is pending. `https:` listeners read the ClientHello of new
+   * connections only then (to send `acme-tls/1` handshakes to `alpnChallengeContext`); optional:
+   * a service without it never answers TLS-ALPN-01 for names that already have a certificate.
+   */
+  alpnChallengePending?(): boolean;
+  /**
+   * The TLS-ALPN-01 challenge certificate for `servername` while its challenge is pending, else
+   * null. For handshakes offering ALPN `acme-tls/1` only (RFC 8737 §3).
+   */
+  alpnChallengeContext?(servername: string): SecureContext | null;
   /** Key authorization for an HTTP-01 token, or null when no such challenge is pending. */
   httpChallenge(token: string): string | null;
   /** True when `host` is served with an ACME-managed certificate (for the HTTP→HTTPS redirect). */

@@ -39,6 +39,8 @@ export interface AcmeIssuerLike {
   httpChallenge(token: string): string | null;
   /** The TLS-ALPN-01 context for a name with a pending challenge, or null. */
   alpnChallengeContext(servername: string): SecureContext | null;
+  /** True while any TLS-ALPN-01 challenge is pending (absent: never, listeners do not peek). */
+  readonly alpnChallengePending?: boolean;
   /** On-demand issuance for an unknown name; true once a certificate was installed. */
   onDemand(servername: string): Promise<boolean>;
   close(): Promise<void>;
@@ -206,6 +208,16 @@ export class TlsManager implements TlsService {
 
   httpChallenge(token: string): string | null {
     return this.#issuer?.httpChallenge(token) ?? null;
+  }
+
+  alpnChallengePending(): boolean {
+    return this.#issuer?.alpnChallengePending === true;
+  }
+
+  alpnChallengeContext(servername: string): SecureContext | null {
+    const name = servername ? normalizeName(servername) : '';
+    if (name === '') return null;
+    return this.#issuer?.alpnChallengeContext(name) ?? null;
   }
 
   manages(host: string): boolean {

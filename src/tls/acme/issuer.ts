@@ -11,6 +11,10 @@
  *   → finalize with a CSR for a fresh ECDSA P-256 key → download → store (atomic, key 0600)
  *   → unlock → install (`onCertificate`).
  *
+ * When to renew: in the window the CA suggests through ACME Renewal Information (ari.ts, RFC 9773)
+ * when its directory has `renewalInfo`, asked about every new certificate and again after the
+ * CA's Retry-After; otherwise, or when that fails, in the last third of the lifetime (renewal.ts).
+ *
  * Failures never throw out of `manage`/`onDemand`: they are classified (renewal.ts), logged with
  * the next retry time, and retried on the `RETRY_INTERVALS_MS` schedule while the current
  * certificate keeps being served. Every event also goes through one `emit` (to `onEvent` and
@@ -24,6 +28,7 @@ import type { AcmeSpec } from '../../config/spec.js';
 import { parseDuration } from '../../config/units.js';
 import type { Logger } from '../../observe/logger.js';
 import { forgetAccountUrl, loadOrRegisterAccount } from './account.js';
+import { AriClient, ariCertId, chooseRenewalTime, type SuggestedWindow } from './ari.js';
 import { ChallengeResponders, type ChallengeType } from './challenges.js';
 import { attemptTrace, setupAcmeClient, type AttemptTrace } from './client.js';
 import { StorageKeys } from './keys.js';
@@ -63,6 +68,10 @@ export type AcmeEvent =
   | { type: 'on_demand_denied'; name: string; reason: GateVerdict | 'rate-limited' };
 
 export const ACME_DIAGNOSTICS_CHANNEL = 'proxykit:tls:acme';
+/** A CA without `renewalInfo` is asked again this long after (it may add ARI). */
+const ARI_RECHECK_DIRECTORY_MS = 24 * 3600_000;
+/** An ARI window renews a certificate no sooner than this after its notBefore (or a tenth of its lifetime). */
+const ARI_MIN_AGE_MS = 10 * 60_000;
 const channel = diagnostics.channel(ACME_DIAGNOSTICS_CHANNEL);
 
 export interface AcmeIssuerOptions {
@@ -85,6 +94,11 @@ export interface AcmeIssuerOptions {
   maxConcurrentOrders?: number;
   /** acme-client polling of pending authorizations/orders. Default 500 ms doubling to 5 s, 15 polls. */
   poll?: { attempts?: number; minMs?: number; maxMs?: number };
+  /**
+   * ACME Renewal Information (RFC 9773): when the CA's directory has `renewalInfo`, renew in the
+   * window it suggests instead of by `renewalWindowRatio`. Default true.
+   */
+  ari?: boolean;
 }
 
 interface Installed extends CertificateMeta {
@@ -106,6 +120,26 @@ interface Managed {
   stopped?: boolean;
   /** The challenge type that failed last (tried last next time). */
   avoid?: ChallengeType;
+  /** ARI state for `cert` (dropped when the certificate changes). */
+  ari?: AriState;
+  /** The ARI request in flight. */
+  ariJob?: Promise<void>;
+  /** Fires at an ARI-chosen renewal time that comes before the next ticker check. */
+  ariTimer?: NodeJS.Timeout;
+}
+
+interface AriState {
+  /** The certificate this is about. */
+  certPem: string;
+  /** Its ARI identifier (null: it has none, e.g. no Authority Key Identifier). */
+  certId: string | null;
+  /** The CA's window and the time chosen in it; absent until a valid answer. */
+  window?: SuggestedWindow;
+  renewAt?: number;
+  /** Do not ask the CA again before this. */
+  nextPollAt: number;
+  /** Consecutive failed requests (for backoff). */
+  failures: number;
 }
 
 export interface ManagedStatus {
@@ -117,6 +151,10 @@ export interface ManagedStatus {
   obtaining: boolean;
   lastError?: { kind: string; message: string };
   nextAttemptAt?: Date;
+  /** What `renewAt` comes from: the CA's renewal information (ARI) or the lifetime rule. */
+  renewalSource?: 'ari' | 'lifetime';
+  /** The CA's suggested renewal window (ARI). */
+  ariWindow?: { start: Date; end: Date };
 }
 
 /** `Example.COM.` → `example.com`. */
@@ -169,6 +207,11 @@ export class AcmeIssuer {
   /** Order slots (see `maxConcurrentOrders`): free count and waiters. */
   private orderSlots: number;
   private readonly orderQueue: Array<() => void> = [];
+  /** ARI with this issuer's CA; null when turned off. */
+  private readonly ari: AriClient | null;
+  /** The CA's `renewalInfo` URL as last seen: undefined until the directory was read. */
+  private ariUrl: string | null | undefined = undefined;
+  private readonly checkIntervalMs: number;
 
   constructor(opts: AcmeIssuerOptions) {
     setupAcmeClient();
@@ -190,7 +233,9 @@ export class AcmeIssuer {
           retryAfterMs: od.retryAfter === undefined ? undefined : parseDuration(od.retryAfter),
         })
       : null;
-    this.ticker = new RenewalTicker(() => this.maintain(), opts.renewCheckIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
+    this.checkIntervalMs = opts.renewCheckIntervalMs ?? DEFAULT_CHECK_INTERVAL_MS;
+    this.ticker = new RenewalTicker(() => this.maintain(), this.checkIntervalMs);
+    this.ari = opts.ari === false ? null : new AriClient(this.directory, this.abort.signal);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -227,7 +272,8 @@ export class AcmeIssuer {
     await Promise.all(fresh.map((m) => this.loadFromStorage(m)));
     for (const m of fresh) {
       if (this.closed) return;
-      if (!m.cert || this.due(m.cert)) void this.startJob(m);
+      if (!m.cert) void this.startJob(m);
+      else void this.checkRenewal(m);
     }
     this.ticker.start();
   }
@@ -239,6 +285,7 @@ export class AcmeIssuer {
       const m = this.managed.get(name);
       if (!m) continue;
       if (m.retryTimer) clearTimeout(m.retryTimer);
+      if (m.ariTimer) clearTimeout(m.ariTimer);
       this.managed.delete(name);
     }
   }
@@ -292,16 +339,21 @@ export class AcmeIssuer {
 
   /** What is managed, for the admin API. */
   status(): ManagedStatus[] {
-    return [...this.managed.values()].map((m) => ({
-      name: m.name,
-      onDemand: m.onDemand,
-      notAfter: m.cert?.notAfter,
-      renewAt: m.cert ? new Date(renewalTime(m.cert.notBefore, m.cert.notAfter, this.ratio)) : undefined,
-      issuer: m.cert?.issuer,
-      obtaining: m.job !== undefined,
-      lastError: m.lastError ? { kind: m.lastError.kind, message: m.lastError.message } : undefined,
-      nextAttemptAt: m.nextAttemptAt ? new Date(m.nextAttemptAt) : undefined,
-    }));
+    return [...this.managed.values()].map((m) => {
+      const ari = m.cert ? this.ariFor(m, m.cert) : undefined;
+      return {
+        name: m.name,
+        onDemand: m.onDemand,
+        notAfter: m.cert?.notAfter,
+        renewAt: m.cert ? new Date(this.renewAtOf(m, m.cert)) : undefined,
+        issuer: m.cert?.issuer,
+        obtaining: m.job !== undefined,
+        lastError: m.lastError ? { kind: m.lastError.kind, message: m.lastError.message } : undefined,
+        nextAttemptAt: m.nextAttemptAt ? new Date(m.nextAttemptAt) : undefined,
+        renewalSource: m.cert ? (ari?.renewAt !== undefined ? 'ari' : 'lifetime') : undefined,
+        ariWindow: ari?.window ? { start: new Date(ari.window.start), end: new Date(ari.window.end) } : undefined,
+      };
+    });
   }
 
   /**
@@ -312,7 +364,10 @@ export class AcmeIssuer {
     if (this.closed) return;
     this.closed = true;
     this.abort.abort(new Error('ACME issuer closed'));
-    for (const m of this.managed.values()) if (m.retryTimer) clearTimeout(m.retryTimer);
+    for (const m of this.managed.values()) {
+      if (m.retryTimer) clearTimeout(m.retryTimer);
+      if (m.ariTimer) clearTimeout(m.ariTimer);
+    }
     this.orderQueue.splice(0).forEach((wake) => wake()); // queued orders see `closed` and give up
     const jobs = [...this.managed.values()].map((m) => m.job).filter((j): j is Promise<boolean> => !!j);
     let t: NodeJS.Timeout | undefined;
@@ -338,14 +393,144 @@ export class AcmeIssuer {
     }
   }
 
+  /** Due by the lifetime rule alone (for a certificate nothing else is known about). */
   private due(c: CertificateMeta): boolean {
     return needsRenewal(c.notBefore, c.notAfter, Date.now(), this.ratio);
+  }
+
+  /** The ARI state of `m` when it is about `c`. */
+  private ariFor(m: Managed, c: Installed): AriState | undefined {
+    return m.ari !== undefined && m.ari.certPem === c.certPem ? m.ari : undefined;
+  }
+
+  /** When `c` (m's certificate) is to be renewed: in the CA's ARI window if known, else by lifetime. */
+  private renewAtOf(m: Managed, c: Installed): number {
+    return this.ariFor(m, c)?.renewAt ?? renewalTime(c.notBefore, c.notAfter, this.ratio);
+  }
+
+  /** True when `c` is due for renewal (ARI first, then the lifetime rule), or expired. */
+  private dueFor(m: Managed, c: Installed): boolean {
+    const now = Date.now();
+    return now >= this.renewAtOf(m, c) || now >= c.notAfter.getTime();
   }
 
   private install(m: Managed, c: Installed): void {
     if (this.closed || this.managed.get(m.name) !== m) return; // closed, or unmanaged meanwhile
     m.cert = c;
     this.opts.onCertificate([m.name], c.certPem, c.keyPem, { notBefore: c.notBefore, notAfter: c.notAfter, issuer: c.issuer });
+    // RFC 9773 §4.3: ask about a new certificate right away (in the background).
+    if (this.ari !== null) void this.refreshAri(m);
+  }
+
+  /** Renew `m` now if it is due, asking the CA's renewal information first when it is time to. */
+  private async checkRenewal(m: Managed): Promise<void> {
+    if (m.cert && this.ari !== null) await this.refreshAri(m);
+    if (this.closed || this.managed.get(m.name) !== m || m.job || m.stopped || Date.now() < m.nextAttemptAt) return;
+    if (!m.cert || this.dueFor(m, m.cert)) void this.startJob(m);
+  }
+
+  /**
+   * Fetches ARI for m's certificate when it is time to (a new certificate, or Retry-After passed).
+   * Never rejects: a CA without `renewalInfo`, a failed request or an invalid answer leaves the
+   * lifetime rule (or the last valid window) in force, and is logged.
+   */
+  private refreshAri(m: Managed): Promise<void> {
+    const c = m.cert;
+    if (!c || this.ari === null || this.closed) return Promise.resolve();
+    let st = this.ariFor(m, c);
+    if (st && Date.now() < st.nextPollAt) return Promise.resolve();
+    if (m.ariJob) return m.ariJob;
+    if (!st) {
+      st = { certPem: c.certPem, certId: ariCertId(c.certPem), nextPollAt: 0, failures: 0 };
+      m.ari = st;
+      if (m.ariTimer) clearTimeout(m.ariTimer);
+      m.ariTimer = undefined;
+    }
+    const state = st;
+    // Outside any issuance attempt's trace: these requests are not part of an order.
+    const job = attemptTrace.exit(() => this.fetchAri(m, c, state)).finally(() => {
+      if (m.ariJob === job) m.ariJob = undefined;
+    });
+    m.ariJob = job;
+    return job;
+  }
+
+  private async fetchAri(m: Managed, c: Installed, st: AriState): Promise<void> {
+    const ari = this.ari!;
+    const fields = { name: m.name, directory: this.directory };
+    let base: string | null;
+    try {
+      base = await ari.renewalInfoUrl();
+    } catch (err) {
+      st.failures++;
+      st.nextPollAt = Date.now() + Math.min(6 * 3600_000, 60_000 * 2 ** Math.min(st.failures - 1, 9));
+      this.logger.warn(`could not read the ACME directory for renewal information (${(err as Error)?.message ?? err}); renewing ${m.name} by its lifetime for now`, fields);
+      return;
+    }
+    if (base !== this.ariUrl) {
+      if (base === null) this.logger.debug('the ACME CA offers no renewal information (ARI); renewing at 2/3 of each certificate’s lifetime', { directory: this.directory });
+      else this.logger.debug(`the ACME CA offers renewal information (ARI) at ${base}`, { directory: this.directory });
+      this.ariUrl = base;
+    }
+    if (base === null || st.certId === null) {
+      if (base !== null) this.logger.debug(`certificate for ${m.name} has no Authority Key Identifier: no renewal information, renewing by its lifetime`, fields);
+      // Look at the directory again later (a CA may add ARI); nothing to ask for this certificate.
+      st.nextPollAt = Date.now() + (base === null ? ARI_RECHECK_DIRECTORY_MS : Number.POSITIVE_INFINITY);
+      return;
+    }
+    try {
+      const info = await ari.fetch(base, st.certId);
+      if (this.closed || m.ari !== st) return;
+      st.failures = 0;
+      st.nextPollAt = Date.now() + info.retryAfterMs;
+      const w = info.window;
+      if (w.start >= c.notAfter.getTime()) {
+        // A window after expiry cannot be right: keep the lifetime rule.
+        this.logger.warn(`the CA's renewal window for ${m.name} (${new Date(w.start).toISOString()} … ${new Date(w.end).toISOString()}) starts after the certificate expires; renewing by its lifetime`, fields);
+        st.window = undefined;
+        st.renewAt = undefined;
+        return;
+      }
+      const changed = !st.window || st.window.start !== w.start || st.window.end !== w.end;
+      if (changed) {
+        // The same window again keeps the time chosen in it; a new one gets a new time.
+        st.window = w;
+        // Never before the certificate is a little while old: a CA that keeps answering with a
+        // past window cannot make us renew in a loop (10 min, or a tenth of a short lifetime).
+        const nb = c.notBefore.getTime();
+        const earliest = nb + Math.min(ARI_MIN_AGE_MS, (c.notAfter.getTime() - nb) / 10);
+        st.renewAt = Math.min(Math.max(chooseRenewalTime(w), earliest), c.notAfter.getTime());
+        this.logger.info(`renewal window for ${m.name} from the CA: ${new Date(w.start).toISOString()} … ${new Date(w.end).toISOString()}; renewing at ${new Date(st.renewAt).toISOString()}`, {
+          ...fields,
+          ...(info.explanationURL ? { explanationURL: info.explanationURL } : {}),
+        });
+      }
+      this.scheduleAriRenewal(m, st);
+    } catch (err) {
+      if (this.closed || m.ari !== st) return;
+      st.failures++;
+      st.nextPollAt = Date.now() + Math.min(6 * 3600_000, 60_000 * 2 ** Math.min(st.failures - 1, 9));
+      const using = st.renewAt !== undefined ? `the last window (renewing at ${new Date(st.renewAt).toISOString()})` : 'its lifetime';
+      this.logger.warn(`could not get renewal information for ${m.name} from the CA: ${(err as Error)?.message ?? err}; renewing by ${using}, asking again at ${new Date(st.nextPollAt).toISOString()}`, fields);
+    }
+  }
+
+  /** Renew at once when the chosen time has passed, or set a timer when it comes before the next check. */
+  private scheduleAriRenewal(m: Managed, st: AriState): void {
+    if (m.ariTimer) clearTimeout(m.ariTimer);
+    m.ariTimer = undefined;
+    if (st.renewAt === undefined || this.closed) return;
+    const delay = st.renewAt - Date.now();
+    const kick = (): void => {
+      m.ariTimer = undefined;
+      if (this.closed || this.managed.get(m.name) !== m || m.ari !== st || m.job || m.stopped || Date.now() < m.nextAttemptAt) return;
+      if (m.cert && this.dueFor(m, m.cert)) void this.startJob(m);
+    };
+    if (delay <= 0) kick();
+    else if (delay < this.checkIntervalMs) {
+      m.ariTimer = setTimeout(kick, delay);
+      m.ariTimer.unref();
+    }
   }
 
   /** The stored certificate for `name`, if present and usable (may be due or expired). */
@@ -386,7 +571,8 @@ export class AcmeIssuer {
     for (const m of this.managed.values()) {
       if (this.closed) return;
       if (m.job || m.stopped || now < m.nextAttemptAt) continue;
-      if (!m.cert || this.due(m.cert)) void this.startJob(m);
+      if (!m.cert) void this.startJob(m);
+      else void this.checkRenewal(m);
     }
   }
 
@@ -450,7 +636,9 @@ export class AcmeIssuer {
         try {
           // Lock, then check again: another process (or an earlier run) may have just stored one.
           const stored = await this.loadStored(m.name);
-          if (stored && !this.due(stored) && Date.now() < stored.notAfter.getTime()) {
+          // The certificate being renewed is due by ARI or lifetime; another one by its lifetime.
+          const storedDue = stored && (m.cert && stored.certPem === m.cert.certPem ? this.dueFor(m, m.cert) : this.due(stored));
+          if (stored && !storedDue && Date.now() < stored.notAfter.getTime()) {
             if (!m.cert || stored.certPem !== m.cert.certPem) {
               this.install(m, stored);
               this.emit({ type: 'cert_loaded', name: m.name, notAfter: stored.notAfter });
@@ -572,9 +760,31 @@ export class AcmeIssuer {
     const types = this.challengeTypes(m);
     let client = await this.account();
     const identifiers = [{ type: 'dns', value: name }];
+    // RFC 9773 §5: a renewal names the certificate it replaces when the CA speaks ARI (the CA may
+    // then exempt it from rate limits). A CA that refuses that (e.g. the certificate belongs to
+    // another account, or was replaced already) gets the order again without it.
+    let replaces = m.cert && typeof this.ariUrl === 'string' ? (this.ariFor(m, m.cert)?.certId ?? ariCertId(m.cert.certPem)) : null;
+    const createOrder = async (c: acme.Client): Promise<acme.Order> => {
+      if (replaces) {
+        try {
+          return await c.createOrder({ identifiers, replaces } as Parameters<acme.Client['createOrder']>[0]);
+        } catch (err) {
+          const p = attemptTrace.getStore()?.problem;
+          const t = p?.type ?? '';
+          if (!p || p.status === undefined || p.status >= 500 || p.status === 429 || /:(accountDoesNotExist|rateLimited|badNonce)$/.test(t)) throw err;
+          this.logger.warn(`the CA refused the renewal order for ${name} naming the certificate it replaces (${p.detail ?? t}); ordering without "replaces"`, {
+            name,
+            directory: this.directory,
+            replaces,
+          });
+          replaces = null;
+        }
+      }
+      return c.createOrder({ identifiers });
+    };
     let order: acme.Order;
     try {
-      order = await client.createOrder({ identifiers });
+      order = await createOrder(client);
     } catch (err) {
       // The CA forgot our account (a reset staging/test CA, a deactivated account): register the
       // stored key again and retry once, instead of failing every order until a restart.
@@ -583,7 +793,7 @@ export class AcmeIssuer {
       await forgetAccountUrl(this.storage, this.directory, this.spec.email);
       this.clientP = null;
       client = await this.account();
-      order = await client.createOrder({ identifiers });
+      order = await createOrder(client);
     }
     this.emit({ type: 'order_created', name, url: order.url });
     const authzs = await client.getAuthorizations(order);
@@ -656,13 +866,13 @@ export class AcmeIssuer {
       m = { name, onDemand: true, failures: 0, nextAttemptAt: 0 };
       this.managed.set(name, m);
       await this.loadFromStorage(m); // a previous run or another instance may have one
-      if (m.cert && !this.due(m.cert)) {
+      if (m.cert && !this.dueFor(m, m.cert)) {
         this.ticker.start();
         return true;
       }
     }
     if (m.cert && Date.now() < m.cert.notAfter.getTime()) {
-      if (this.due(m.cert) && !m.job) void this.startJob(m);
+      if (this.dueFor(m, m.cert) && !m.job) void this.startJob(m);
       return true;
     }
     if (!m.job && !gate.takeSlot()) {

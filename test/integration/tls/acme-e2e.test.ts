@@ -13,9 +13,11 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { defineConfig, route, pool } from '../../../src/index.js';
 import { createRuntime } from '../../../src/engine/runtime.js';
@@ -393,13 +395,9 @@ describe('ACME through the proxy (Pebble)', () => {
   });
   test(
     '7. TLS-ALPN-01 renewal through the proxy’s HTTPS listener while the current certificate is served',
-    {
-      timeout: 90_000,
-      todo:
-        'src bug: src/engine/listener.ts calls tls.sni(servername) without the ClientHello ALPN list, so once a ' +
-        'name has a certificate TlsManager.sni never returns the TLS-ALPN-01 challenge context and the ' +
-        'validation handshake (ALPN acme-tls/1, negotiated by ALPNCallback) gets the regular certificate',
-    },
+    // The listener reads the ClientHello while a TLS-ALPN-01 challenge is pending and sends
+    // `acme-tls/1` handshakes to a dedicated TLS server with the challenge certificate.
+    { timeout: 90_000 },
     async () => {
       const p = shortPebble;
       const dir = await tempDir();
@@ -422,23 +420,86 @@ describe('ACME through the proxy (Pebble)', () => {
       );
       const renewAt = first.notAfter.getTime() - (first.notAfter.getTime() - first.notBefore.getTime()) / 3;
       await sleep(Math.max(0, renewAt - Date.now()) + 500);
-      // New issuer (reload) with a new account: Pebble must validate again, over TLS-ALPN-01, while
-      // regular clients keep getting the current certificate.
-      await rt.apply(defineConfig(cfg('alpn-renew@example.com')));
-      const served = await httpsGet(p.tlsPort, name, p.rootPem);
-      assert.equal(served.serial, first.serial, 'regular clients get the current certificate during the challenge');
-      await eventually(
-        async () => {
-          const err = log.lines.find((l) => l.level === 'error');
-          if (err) return err; // fail fast below
-          const x = await httpsGet(p.tlsPort, name, p.rootPem);
-          if (x.serial === first.serial) throw new Error('serial unchanged');
-          return null;
-        },
-        15_000,
-        'the TLS-ALPN-01 renewal',
-        log,
-      ).then((err) => assert.equal(err, null, `renewal failed:\n${log.dump()}`));
+      // Regular clients all through the challenge (HTTP/1.1 and HTTP/2, a new connection each):
+      // while it is pending their ClientHellos are read and they go to the normal server, which
+      // must serve a chain that verifies (never the self-signed challenge certificate), and see
+      // their real address (X-Forwarded-For) as without the peek.
+      let stopLoad = false;
+      const serials = new Map<string, number>();
+      const failures: string[] = [];
+      let ok = 0;
+      const h1 = async (): Promise<void> => {
+        while (!stopLoad) {
+          try {
+            const r = await httpsGet(p.tlsPort, name, p.rootPem, '/alpn-load');
+            const seen = [...be.requests].reverse().find((q) => q.url === '/alpn-load');
+            if (r.status !== 200) failures.push(`status ${r.status}`);
+            else if (seen?.headers['x-forwarded-for'] !== '127.0.0.1') failures.push(`x-forwarded-for ${seen?.headers['x-forwarded-for']}`);
+            else ok++;
+            serials.set(r.serial, (serials.get(r.serial) ?? 0) + 1);
+          } catch (err) {
+            failures.push(`h1: ${(err as Error).message}`);
+          }
+          await sleep(10);
+        }
+      };
+      const h2 = async (): Promise<void> => {
+        while (!stopLoad) {
+          try {
+            const status = await new Promise<number>((resolve, reject) => {
+              const session = http2.connect(`https://${name}:${p.tlsPort}`, {
+                ca: p.rootPem,
+                servername: name,
+                createConnection: () => tls.connect({ host: '127.0.0.1', port: p.tlsPort, servername: name, ca: p.rootPem, ALPNProtocols: ['h2'] }),
+              });
+              session.on('error', reject);
+              const req = session.request({ ':path': '/alpn-load-h2' });
+              req.on('response', (h) => {
+                req.resume();
+                req.on('end', () => {
+                  session.close();
+                  resolve(Number(h[':status']));
+                });
+              });
+              req.on('error', reject);
+              req.setTimeout(5000, () => req.close());
+            });
+            if (status !== 200) failures.push(`h2 status ${status}`);
+            else ok++;
+          } catch (err) {
+            failures.push(`h2: ${(err as Error).message}`);
+          }
+          await sleep(10);
+        }
+      };
+      const load = Promise.all([h1(), h1(), h1(), h2()]);
+      try {
+        // New issuer (reload) with a new account: Pebble must validate again, over TLS-ALPN-01,
+        // while regular clients keep getting the current certificate.
+        await rt.apply(defineConfig(cfg('alpn-renew@example.com')));
+        const served = await httpsGet(p.tlsPort, name, p.rootPem);
+        assert.equal(served.serial, first.serial, 'regular clients get the current certificate during the challenge');
+        await eventually(
+          async () => {
+            const err = log.lines.find((l) => l.level === 'error');
+            if (err) return err; // fail fast below
+            const x = await httpsGet(p.tlsPort, name, p.rootPem);
+            if (x.serial === first.serial) throw new Error('serial unchanged');
+            return null;
+          },
+          15_000,
+          'the TLS-ALPN-01 renewal',
+          log,
+        ).then((err) => assert.equal(err, null, `renewal failed:\n${log.dump()}`));
+        await sleep(500);
+      } finally {
+        stopLoad = true;
+        await load;
+      }
+      assert.deepEqual(failures, [], `failed requests during the TLS-ALPN-01 renewal (ok: ${ok})`);
+      assert.ok(ok > 20, `enough load (${ok})`);
+      assert.ok(serials.size >= 2 && serials.has(first.serial), `old then new serial: ${[...serials.entries()].join(' ')}`);
+      assert.ok(log.lines.some((l) => l.msg.includes(`renewed certificate for ${name}`)), log.dump());
       await stop(rt);
     },
   );
