@@ -26,8 +26,9 @@ const server = http.createServer((req, res) => {
       // Fingerprinted asset: fresh for a year, never changes.
       return send(200, { 'cache-control': 'public, max-age=31536000, immutable', etag: '"app-v1"' }, line('console.log("app v1");'));
     case '/news':
-      // Shared caches keep it 10 s (s-maxage), then serve stale for up to 30 s while refreshing.
-      return send(200, { 'cache-control': 'max-age=0, s-maxage=10, stale-while-revalidate=30' }, line(`news edition ${newsVersion++}`));
+      // Fresh 10 s, then served stale for up to 30 s while one background request refreshes it.
+      // (Not s-maxage: RFC 9111 §5.2.2.10 forbids a shared cache to serve it stale.)
+      return send(200, { 'cache-control': 'max-age=10, stale-while-revalidate=30' }, line(`news edition ${newsVersion++}`));
     case '/products': {
       // Always revalidated (no-cache) but cheap: a matching ETag gets a 304 without a body.
       const etag = '"products-3"';

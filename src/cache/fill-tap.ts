@@ -9,7 +9,7 @@ import type { ExchangeTap } from '../engine/exchange.js';
 import type { CacheEntry, Directives, EntryWriter, HeaderGetter } from './contracts.js';
 import type { CacheRequestContext } from './context.js';
 import type { Fill } from './http-cache.js';
-import { cacheStatus, clientPrecondition, currentAge, evaluateResponse, freshen, mayServeOnError, notModifiedMatches, type CacheStatusParts } from './policy/index.js';
+import { cacheStatus, clientPrecondition, currentAge, tagsOf, evaluateResponse, freshen, mayServeOnError, notModifiedMatches, type CacheStatusParts } from './policy/index.js';
 import { serveEntry } from './serve.js';
 
 export type FwdReason = NonNullable<CacheStatusParts['fwd']>;
@@ -28,6 +28,11 @@ export interface FillOptions {
   background: boolean;
   /** Called once when the tap is finished, however it ended. */
   onDone?: () => void;
+  /**
+   * Sends the request again without our validators: a 304 whose validators select nothing stored
+   * cannot answer a client that never asked a conditional question (RFC 9111 §4.3.4).
+   */
+  refetch?: () => void;
 }
 
 export class FillTap implements ExchangeTap {
@@ -35,6 +40,8 @@ export class FillTap implements ExchangeTap {
   private parts: CacheStatusParts;
   private readonly requestTime = Date.now();
   private finished = false;
+  /** A refetch took over: this exchange's remaining events mean nothing to the cache. */
+  private handedOff = false;
 
   constructor(
     private readonly ctx: CacheRequestContext,
@@ -53,20 +60,32 @@ export class FillTap implements ExchangeTap {
 
     if (stale !== null && status === 304 && notModifiedMatches(stale.meta, headers)) {
       const meta = freshen(stale.meta, request, headers, this.requestTime, now, rc.policy);
+      meta.tags = tagsOf(meta.headers, rc.tagHeaders);
       const updated = ctx.cache.store.update(stale, meta) ?? { ...stale, meta };
       o.fill?.settle(true);
+      ctx.facts.cache = 'revalidated';
       if (!o.background) serveEntry(ctx, o.get, updated, { fwd: o.fwd, fwdStatus: 304, ttl: meta.lifetime - currentAge(meta, now) }, now, true);
+      this.done();
+      return 'detached';
+    }
+    if (stale !== null && status === 304 && o.refetch !== undefined && !o.background) {
+      ctx.cache.store.delete(stale);
+      // The new request owns the fill from here; this exchange's end must not settle it.
+      this.handedOff = true;
+      o.refetch();
       this.done();
       return 'detached';
     }
     if (status >= 500 && stale !== null && !o.background && mayServeOnError(stale.meta, o.directives, now)) {
       o.fill?.settle(false);
+      ctx.facts.cache = 'stale-if-error';
       serveEntry(ctx, o.get, stale, { fwd: 'stale', fwdStatus: status, detail: 'stale-if-error' }, now, true);
       this.done();
       return 'detached';
     }
 
     const verdict = evaluateResponse(request, status, headers, this.requestTime, now, rc.policy);
+    if (verdict.store) verdict.meta.tags = tagsOf(headers, rc.tagHeaders);
     stripFields(headers, rc.tagHeaders);
     if (!verdict.store) {
       this.parts = { fwd: o.fwd, fwdStatus: status, detail: verdict.reason };
@@ -98,6 +117,7 @@ export class FillTap implements ExchangeTap {
   }
 
   onComplete(): void {
+    if (this.handedOff) return;
     const w = this.writer;
     this.writer = null;
     if (w === null) {
@@ -119,6 +139,7 @@ export class FillTap implements ExchangeTap {
   }
 
   onError(clientHeadersSent: boolean): boolean {
+    if (this.handedOff) return false;
     this.writer?.abort();
     this.writer = null;
     const { ctx, o } = this;
@@ -126,6 +147,7 @@ export class FillTap implements ExchangeTap {
     this.done();
     const now = Date.now();
     if (!clientHeadersSent && !o.background && o.stale !== null && mayServeOnError(o.stale.meta, o.directives, now)) {
+      ctx.facts.cache = 'stale-if-error';
       serveEntry(ctx, o.get, o.stale, { fwd: 'stale', detail: 'stale-if-error' }, now, true);
       return true;
     }

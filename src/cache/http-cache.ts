@@ -75,7 +75,7 @@ export class HttpCache {
     return this.purgeKeyFamily(uriKey(uri, rule));
   }
 
-  /** Purge by absolute URL (admin API): the URL as given, and the same URL without its query rules applied. */
+  /** Purge by absolute URL (admin API): every variant and key extra of that URL, query as given. */
   purgeUrl(url: string): number {
     let u: URL;
     try {

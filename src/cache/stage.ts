@@ -16,7 +16,7 @@ import { DetachedResponse } from '../engine/client-response.js';
 import type { ExchangeTap } from '../engine/exchange.js';
 import type { CacheEntry, Directives, HeaderGetter } from './contracts.js';
 import type { CacheRequestContext } from './context.js';
-import { FillTap, type FwdReason } from './fill-tap.js';
+import { FillTap, stripFields, type FwdReason } from './fill-tap.js';
 import { Fill } from './http-cache.js';
 import { origin, requestKey } from './key.js';
 import { cacheStatus, currentAge, invalidationTargets, requestDirectives, reuse, selectVariant, validationHeaders, type CacheStatusParts } from './policy/index.js';
@@ -36,6 +36,7 @@ export function handleCached(ctx: CacheRequestContext, coalesced = false): void 
   const get = rawHeaderGetter(ctx.req.rawHeaders);
 
   if (method !== 'GET' && method !== 'HEAD') {
+    facts.cache = 'method';
     const tap = SAFE.has(method) ? new StatusTap(ctx, { fwd: 'method' }) : new InvalidateTap(ctx);
     forward(ctx, tap, null);
     return;
@@ -44,6 +45,7 @@ export function handleCached(ctx: CacheRequestContext, coalesced = false): void 
   const kreq = keyRequest(method, scheme, ctx.host, target.path, target.query, get);
   const hasBody = facts.transferEncoding || (facts.contentLength !== undefined && facts.contentLength !== '0');
   if (hasBody || (rc.bypass !== null && rc.bypass(kreq))) {
+    facts.cache = 'bypass';
     forward(ctx, new StatusTap(ctx, { fwd: 'bypass' }), null);
     return;
   }
@@ -60,6 +62,7 @@ export function handleCached(ctx: CacheRequestContext, coalesced = false): void 
     const verdict = reuse(entry.meta, directives, now);
     if (verdict === 'fresh' || verdict === 'stale-ok' || verdict === 'stale-while-revalidate') {
       cache.hits++;
+      facts.cache = verdict === 'fresh' ? 'hit' : 'hit-stale';
       const ttl = entry.meta.lifetime - currentAge(entry.meta, now);
       const parts: CacheStatusParts = coalesced ? { hit: true, ttl, collapsed: true } : { hit: true, ttl };
       serveEntry(ctx, get, entry, parts, now);
@@ -76,7 +79,6 @@ export function handleCached(ctx: CacheRequestContext, coalesced = false): void 
     return;
   }
 
-  cache.misses++;
   if (!coalesced) {
     const inFlight = cache.fills.get(key);
     if (inFlight !== undefined) {
@@ -84,8 +86,13 @@ export function handleCached(ctx: CacheRequestContext, coalesced = false): void 
       return;
     }
   }
+  // Counted here, not before waiting: a request that waits and then hits is one hit.
+  cache.misses++;
+  facts.cache = fwd;
   const fill = coalesced ? null : new Fill(cache.fills, key);
-  const tap = new FillTap(ctx, { key, get, directives, stale: entry, fill, fwd, background: false });
+  const options = { key, get, directives, fill, fwd, background: false };
+  const refetch = (): void => forward(ctx, new FillTap(ctx, { ...options, stale: null }), fillHeaders(null), 'GET');
+  const tap = new FillTap(ctx, { ...options, stale: entry, refetch });
   forward(ctx, tap, fillHeaders(entry), 'GET');
 }
 
@@ -146,7 +153,9 @@ class StatusTap implements ExchangeTap {
     private readonly ctx: CacheRequestContext,
     private readonly parts: CacheStatusParts,
   ) {}
-  onHeaders(_status: number, _headers: string[]): 'client' {
+  onHeaders(_status: number, headers: string[]): 'client' {
+    // Surrogate keys are for this cache only, whatever it did with the response.
+    stripFields(headers, this.ctx.route.cache?.tagHeaders ?? []);
     return 'client';
   }
   decorate(headers: string[]): void {
@@ -165,6 +174,7 @@ class InvalidateTap extends StatusTap {
     super(c, { fwd: 'method' });
   }
   override onHeaders(status: number, headers: string[]): 'client' {
+    super.onHeaders(status, headers);
     const ctx = this.c;
     const rc = ctx.route.cache;
     if (rc === null) return 'client';

@@ -47,9 +47,15 @@ export function createAdminContext(server: Server): AdminContext {
     drain: (pool, url, draining) => runtime.drain(pool, url, draining),
     metrics,
     live(): LiveSnapshot {
-      const snap = server.live.snapshot(pools());
+      const snap: LiveSnapshot = server.live.snapshot(pools());
       const certs = runtime.certificates();
-      return certs.length > 0 ? { ...snap, certificates: certs } : snap;
+      if (certs.length > 0) snap.certificates = certs;
+      const cache = runtime.httpCache()?.stats();
+      if (cache !== undefined) {
+        const seen = cache.hits + cache.misses;
+        snap.cache = { hits: cache.hits, misses: cache.misses, ratio: seen === 0 ? 0 : cache.hits / seen };
+      }
+      return snap;
     },
   };
 }

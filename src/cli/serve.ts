@@ -1,5 +1,6 @@
 /** What `dev`, `start` and `demo` share: load the config, start a Runtime, apply, reload. */
 import { cacheAdminRoutes } from '../cache/admin-routes.js';
+import { registerCacheMetrics } from '../cache/metrics.js';
 import path from 'node:path';
 import { createConfigLoader, type ConfigLoader } from '../config/loader.js';
 import { ConfigError } from '../config/errors.js';
@@ -69,6 +70,7 @@ export async function serve(opts: ServeOptions): Promise<Server> {
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
     configDir: path.dirname(path.resolve(opts.configPath)),
   });
+  registerCacheMetrics(metrics.registry, () => runtime.httpCache());
   let serving = false;
 
   const announce = (spec: ConfigSpec) => {

@@ -46,6 +46,8 @@ export interface HeadFacts {
   secure: boolean;
   /** The peer's address, read once (on HTTP/2 `req.socket` is a Proxy: each read costs). */
   clientIp: string;
+  /** What the cache did, for the access log (`hit`, `uri-miss`, `stale`, `bypass`…); undefined off caching routes. */
+  cache: string | undefined;
 }
 
 export class Gateway {
@@ -299,6 +301,7 @@ export class Gateway {
       route: route?.label,
       upstream: upstream?.label,
       attempts: attempts > 0 ? attempts : undefined,
+      cache: facts.cache,
       error,
     });
   }
@@ -355,6 +358,7 @@ export function inspectHead(raw: string[]): HeadFacts {
     started: performance.now(),
     secure: false,
     clientIp: '',
+    cache: undefined,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];

@@ -206,6 +206,15 @@ class ProxyRuntime implements Runtime {
       }
     } catch (err) {
       await Promise.all(fresh.map((l) => l.close()));
+      if (nextCache !== null && nextCache !== this.cache) {
+        if (this.cache === null && this.gateway?.plan.cacheStorage != null) {
+          // The old store on this directory was closed to reopen it: keep serving from the new one.
+          this.cache = nextCache;
+          if (this.gateway !== null) this.gateway.cache = nextCache;
+        } else {
+          await nextCache.close();
+        }
+      }
       // Release pools this failed plan created and the serving plan does not use.
       const serving = this.gateway?.plan;
       if (serving) await this.registry.retain(usedDispatchers(serving)).catch(() => {});

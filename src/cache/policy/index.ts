@@ -16,7 +16,7 @@
  *   cache-status.ts   the Cache-Status member                                 (9211)
  */
 export { parseDirectives, requestDirectives, responseDirectives, targetedDirectives } from './directives.js';
-export { evaluateResponse, type RequestFacts, type StoreVerdict } from './storable.js';
+export { evaluateResponse, tagsOf, DEFAULT_TAG_HEADERS, type RequestFacts, type StoreVerdict } from './storable.js';
 export { selectVariant, varyValues, normaliseField } from './vary.js';
 export { currentAge, reuse, mayServeOnError, HEURISTIC_STATUSES, type Reuse } from './freshness.js';
 export { validationHeaders, notModifiedMatches, freshen, refreshed } from './validate.js';

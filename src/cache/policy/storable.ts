@@ -180,16 +180,20 @@ export function storedHeaders(headers: HeaderList, extra: readonly string[]): st
 }
 
 /** Surrogate keys: `Surrogate-Key` (space separated) and `Cache-Tag` (comma separated), deduplicated. */
-export function tagsOf(headers: HeaderList): string[] {
+/** Surrogate keys for purge-by-tag. Default sources: Surrogate-Key (space separated) and Cache-Tag (comma separated). */
+export const DEFAULT_TAG_HEADERS: readonly string[] = ['surrogate-key', 'cache-tag'];
+
+/** Tags from the named (lower-case) fields; spaces and commas both separate tags, so either convention works. */
+export function tagsOf(headers: HeaderList, names: readonly string[] = DEFAULT_TAG_HEADERS): string[] {
   const out: string[] = [];
+  if (names.length === 0) return out;
   for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i];
-    const space = nameIs(name, 'surrogate-key');
-    if (!space && !nameIs(name, 'cache-tag')) continue;
-    for (const t of headers[i + 1].split(space ? WS : ',')) {
-      const tag = t.trim();
-      if (tag.length > 0 && !out.includes(tag)) out.push(tag);
+    if (!names.includes(headers[i].toLowerCase())) continue;
+    for (const t of headers[i + 1].split(TAG_SEPARATORS)) {
+      if (t.length > 0 && !out.includes(t)) out.push(t);
     }
   }
   return out;
 }
+
+const TAG_SEPARATORS = /[\s,]+/;

@@ -29,6 +29,7 @@ describe('cache', () => {
           route('/default/*').to(p).cache({ maxAge: '60s' }),
           route('/bypass/*').to(p).cache({ bypass: { cookies: ['session'] } }),
           route('/q/*').to(p).cache({ key: { query: { exclude: ['utm_source'] } } }),
+          route('/tags/*').to(p).cache({ tagHeaders: ['x-tags'] }),
           route('/*').to(p).cache(),
         ],
       }),
@@ -305,6 +306,46 @@ describe('cache', () => {
     await get('/q/a?x=1&utm_source=web');
     await get('/q/a?x=2');
     assert.equal(origin.seen.filter((s) => s.url.startsWith('/q/a')).length, 2);
+  });
+
+  it('takes surrogate keys from the configured tagHeaders, and keeps them from clients', T, async () => {
+    origin.on('/tags/a', () => ({ headers: [cc('max-age=60'), ['x-tags', 'red, blue'], ['surrogate-key', 'ignored']], body: 'a' }));
+    const r = await get('/tags/a');
+    assert.equal(r.headers['x-tags'], undefined);
+    assert.equal(r.headers['surrogate-key'], 'ignored', 'only the configured fields are ours');
+    const cache = px.rt.httpCache();
+    assert.ok(cache);
+    assert.equal(cache.purgeTag('ignored'), 0);
+    assert.equal(cache.purgeTag('blue'), 1);
+  });
+
+  it('a 304 that selects nothing stored is not passed to a client that did not ask: the request goes again', T, async () => {
+    origin.on('/mismatch', (req, n) =>
+      n === 1
+        ? { headers: [cc('max-age=1'), ['etag', '"one"']], body: 'one' }
+        : req.headers['if-none-match'] !== undefined
+          ? { status: 304, headers: [cc('max-age=60'), ['etag', '"two"']] }
+          : { headers: [cc('max-age=60'), ['etag', '"two"']], body: 'two' },
+    );
+    await get('/mismatch');
+    await sleep(1100);
+    const r = await get('/mismatch');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'two');
+    assert.equal(origin.count('/mismatch'), 3);
+    const again = await get('/mismatch');
+    assert.equal(again.text, 'two');
+    assert.equal(origin.count('/mismatch'), 3, 'the refetched response was stored');
+  });
+
+  it('a HEAD miss fills the cache for the GET after it', T, async () => {
+    origin.on('/head-first', () => ({ headers: [cc('max-age=60')], body: 'filled by HEAD' }));
+    const h = await get('/head-first', {}, 'HEAD');
+    assert.equal(h.status, 200);
+    assert.equal(h.body.length, 0);
+    const g = await get('/head-first');
+    assert.equal(g.text, 'filled by HEAD');
+    assert.equal(origin.count('/head-first'), 1);
   });
 
   it('a hit never touches the origin, even when it is gone', T, async () => {
