@@ -310,6 +310,8 @@ export interface GeoOptions {
  * - `onDemand`: issue during the first handshake for an unknown name, only when `ask(name)`
  *   returns true; `perMinute` (default 10) caps issuances overall, `retryAfter` (default `'10m'`)
  *   is how long a refused or failed name is left alone.
+ * - `ari`: renew in the window the CA suggests through ACME Renewal Information (RFC 9773) when it
+ *   offers it; `false` renews at two thirds of the lifetime. Default true.
  *
  * @example
  * tls: { acme: { email: 'ops@example.com' } }

@@ -212,6 +212,11 @@ export interface AcmeSpec {
     /** A name refused or failed is not asked again for this long. Default 10m. */
     retryAfter?: Duration;
   };
+  /**
+   * Renew when the CA's ACME Renewal Information (RFC 9773) suggests, when its directory offers
+   * it (Let's Encrypt does); otherwise at two thirds of the lifetime. Default true.
+   */
+  ari?: boolean;
 }
 
 export interface TlsSpec {

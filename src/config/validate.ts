@@ -37,7 +37,7 @@ const KEYS = {
   log: ['access', 'level', 'file'],
   admin: ['listen', 'token'],
   tls: ['acme', 'certs', 'internal', 'domains', 'hsts', 'redirectHttp'],
-  acme: ['email', 'directory', 'challenges', 'dns', 'onDemand'],
+  acme: ['email', 'directory', 'challenges', 'dns', 'onDemand', 'ari'],
   onDemand: ['ask', 'perMinute', 'retryAfter'],
   hsts: ['maxAge', 'includeSubDomains', 'preload'],
   upstreamTls: ['ca', 'cert', 'key', 'servername', 'insecure'],
@@ -590,6 +590,9 @@ function validateAcme(c: Collector, a: Record<string, unknown>, domains: unknown
     } else if (protocol !== 'https:') {
       c.add(`config: tls.acme.directory ${q(a.directory)} is not a URL`, at, "e.g. 'https://acme-staging-v02.api.letsencrypt.org/directory'");
     }
+  }
+  if (a.ari !== undefined && typeof a.ari !== 'boolean') {
+    c.add(`config: tls.acme.ari must be true or false, got ${q(a.ari)}`, at, 'ari: false renews at two thirds of the lifetime even when the CA offers renewal information');
   }
   const hasDns = a.dns !== undefined;
   if (hasDns && !(isObject(a.dns) || typeof a.dns === 'function') || (hasDns && (typeof (a.dns as Record<string, unknown>).set !== 'function' || typeof (a.dns as Record<string, unknown>).remove !== 'function'))) {

@@ -36,6 +36,11 @@ export class Listener {
   private readonly peeking = new Set<Socket>();
   /** The TLS server answering TLS-ALPN-01 validation handshakes (created at the first one). */
   private acmeServer: nodeTls.Server | null = null;
+  /**
+   * Open TLS connections of an https listener: node 20's HTTP/2 server has no
+   * `closeAllConnections()`, so the drain deadline cuts these itself.
+   */
+  private readonly tlsSockets = new Set<Socket>();
 
   constructor(address: ListenAddress, limits: ResolvedLimits, gateway: Gateway, tunnels: TunnelSet, tls: TlsService | null) {
     this.address = address;
@@ -91,6 +96,12 @@ export class Listener {
       });
     }
     this.server = server;
+    if (secure) {
+      server.on('secureConnection', (socket: Socket) => {
+        this.tlsSockets.add(socket);
+        socket.once('close', () => this.tlsSockets.delete(socket));
+      });
+    }
     this.updateLimits(limits);
     const on = server.on.bind(server) as (event: string, fn: (...args: never[]) => void) => void;
     on('request', (req: http.IncomingMessage, res: http.ServerResponse) => gateway.handle(req, res, false, secure));
@@ -231,6 +242,8 @@ export class Listener {
     for (const s of this.peeking) s.destroy();
     this.peeking.clear();
     (this.server as http.Server).closeAllConnections?.();
+    for (const s of this.tlsSockets) s.destroy();
+    this.tlsSockets.clear();
   }
 }
 

@@ -116,6 +116,7 @@ function acmeIdentity(a: AcmeSpec): string {
     challenges: a.challenges ?? null,
     dns: a.dns !== undefined,
     onDemand: a.onDemand ? { perMinute: a.onDemand.perMinute ?? null, retryAfter: a.onDemand.retryAfter ?? null } : null,
+    ari: a.ari !== false,
   });
 }
 
@@ -600,6 +601,7 @@ async function defaultAcmeFactory(deps: AcmeIssuerDeps): Promise<AcmeIssuerLike>
     storage: new FileStorage(deps.dataDir),
     logger: deps.logger,
     onCertificate: deps.onCertificate,
+    ...(deps.spec.ari === false ? { ari: false } : {}),
   });
 }
 

@@ -84,6 +84,7 @@ test('tls.acme problems', () => {
   expectOne(cfg({ tls: { acme: { email: 'a@localhost' } } }), /is not an email address/);
   expectOne(acme({ directory: 'http://acme.test/dir' }), /tls.acme.directory "http:\/\/acme.test\/dir" is not https/, /RFC 8555/);
   expectOne(acme({ directory: 'not a url' }), /tls.acme.directory "not a url" is not a URL/);
+  expectOne(acme({ ari: 'no' }), /tls.acme.ari must be true or false, got "no"/);
   expectOne(acme({ challenges: [] }), /lists no challenge type/);
   expectOne(acme({ challenges: ['http-01', 'http-01'] }), /lists "http-01" twice/);
   expectOne(acme({ challenges: ['dns-01'] }), /has 'dns-01' but tls.acme.dns is not set/);
