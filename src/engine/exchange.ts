@@ -426,7 +426,11 @@ export class Exchange implements PickContext {
   };
 
   private readonly onClientClose = (): void => {
-    if (!this.res.writableFinished) {
+    // An upstream response still streaming means the client left early, whatever writableFinished
+    // says: HTTP/2's compat response reports true for a stream reset mid-body, and an upstream
+    // request paused for backpressure would then wait forever, holding its connection. Only a tap
+    // that answered the client itself (detached) may let the upstream finish on its own.
+    if (!this.res.writableFinished || (!this.settled && !this.detached)) {
       // The client left before the response was complete: stop the upstream work too.
       this.clientGone = true;
       if (!this.settled) this.abortUpstream?.(new ClientClosedError('client closed the connection'));

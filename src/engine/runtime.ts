@@ -318,8 +318,21 @@ class ProxyRuntime implements Runtime {
     this.dns.stopAll();
     await this.tls?.close();
     await this.cache?.close();
-    if (outcome === 'timeout') await this.registry.destroyAll();
-    else await this.registry.closeAll();
+    if (outcome === 'timeout') {
+      await this.registry.destroyAll();
+    } else {
+      // Pools close once their requests end; one that never ends must not keep the process alive.
+      let t: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        this.registry.closeAll().then(() => true),
+        new Promise<false>((resolve) => (t = setTimeout(() => resolve(false), deadline))),
+      ]);
+      clearTimeout(t);
+      if (!closed) {
+        this.opts.logger.warn('upstream connections still busy after the drain deadline; closing them', { deadlineMs: deadline });
+        await this.registry.destroyAll();
+      }
+    }
     this.listenersByUrl.clear();
   }
 }

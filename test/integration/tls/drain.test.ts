@@ -36,3 +36,32 @@ it('cuts https connections still open at the drain deadline', { timeout: 15_000 
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+it('an HTTP/2 client that goes away while the upstream answers frees the upstream request (no stuck connection)', { timeout: 15_000 }, async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pk-drain-'));
+  // The client goes while the upstream is still thinking: the compat response then says its
+  // writes are finished, the upstream answer arrives for a dead stream, and a write to it returns
+  // false, which pauses the upstream request for a 'drain' that can never come.
+  const be = await startBackend({ respond: { delayMs: 300, streamBytes: 256 * 1024 } });
+  const rt = createRuntime({ logger: createSilentLogger(), dataDir });
+  try {
+    await rt.apply(defineConfig({ listen: ['https://127.0.0.1:0'], tls: 'internal', routes: [route('/*').to(pool('be', [be.url]))] }));
+    const client = http2.connect(rt.listeners[0]!.url, { rejectUnauthorized: false });
+    client.on('error', () => {});
+    for (let i = 0; i < 5; i++) client.request({ ':path': `/big/${i}` }).on('error', () => {}); // never read
+    await be.waitForRequests(5, 5000);
+    client.destroy();
+    const plan = (rt as unknown as { gateway: { plan: import('../../../src/engine/plan.js').Plan } }).gateway.plan;
+    const dispatcher = plan.pools.get('be')!.upstreams[0]!.dispatcher;
+    const deadline = Date.now() + 3000;
+    while (dispatcher.stats.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(dispatcher.stats.running, 0, 'every upstream request ended with its client');
+    const t0 = performance.now();
+    await rt.close(2000);
+    assert.ok(performance.now() - t0 < 2500, 'shutdown did not wait for a stuck upstream request');
+  } finally {
+    await rt.close(0).catch(() => {});
+    await be.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
