@@ -42,6 +42,13 @@ export class FillTap implements ExchangeTap {
   private finished = false;
   /** A refetch took over: this exchange's remaining events mean nothing to the cache. */
   private handedOff = false;
+  /** The client left while the response was worth finishing for the cache (see onClientGone). */
+  private clientLeft = false;
+
+  /** Nobody to answer: a background refresh, or a client that left. */
+  private get noClient(): boolean {
+    return this.o.background || this.clientLeft;
+  }
 
   constructor(
     private readonly ctx: CacheRequestContext,
@@ -64,11 +71,11 @@ export class FillTap implements ExchangeTap {
       const updated = ctx.cache.store.update(stale, meta) ?? { ...stale, meta };
       o.fill?.settle(true);
       ctx.facts.cache = 'revalidated';
-      if (!o.background) serveEntry(ctx, o.get, updated, { fwd: o.fwd, fwdStatus: 304, ttl: meta.lifetime - currentAge(meta, now) }, now, true);
+      if (!this.noClient) serveEntry(ctx, o.get, updated, { fwd: o.fwd, fwdStatus: 304, ttl: meta.lifetime - currentAge(meta, now) }, now, true);
       this.done();
       return 'detached';
     }
-    if (stale !== null && status === 304 && o.refetch !== undefined && !o.background) {
+    if (stale !== null && status === 304 && o.refetch !== undefined && !this.noClient) {
       ctx.cache.store.delete(stale);
       // The new request owns the fill from here; this exchange's end must not settle it.
       this.handedOff = true;
@@ -76,7 +83,7 @@ export class FillTap implements ExchangeTap {
       this.done();
       return 'detached';
     }
-    if (status >= 500 && stale !== null && !o.background && mayServeOnError(stale.meta, o.directives, now)) {
+    if (status >= 500 && stale !== null && !this.noClient && mayServeOnError(stale.meta, o.directives, now)) {
       o.fill?.settle(false);
       ctx.facts.cache = 'stale-if-error';
       serveEntry(ctx, o.get, stale, { fwd: 'stale', fwdStatus: status, detail: 'stale-if-error' }, now, true);
@@ -91,17 +98,29 @@ export class FillTap implements ExchangeTap {
       this.parts = { fwd: o.fwd, fwdStatus: status, detail: verdict.reason };
       o.fill?.settle(false);
       if (o.background) this.done();
-      return 'client';
+      return this.clientLeft ? 'detached' : 'client';
     }
     this.writer = ctx.cache.store.open(o.key, verdict.meta, declaredLength(headers));
     this.parts = { fwd: o.fwd, fwdStatus: status, stored: this.writer !== null, ttl: verdict.meta.lifetime - currentAge(verdict.meta, now) };
     if (this.writer === null) o.fill?.settle(false);
+    if (this.clientLeft) return 'detached';
     if (!o.background && clientPrecondition(ctx.method, o.get, verdict.meta) !== null) {
       // The client's own validators match what just arrived: answer 304/412 now, keep storing.
       serveEntry(ctx, o.get, { id: '', key: o.key, meta: verdict.meta, size: 0, body: null }, this.parts, now, true);
       return 'detached';
     }
     return 'client';
+  }
+
+  /**
+   * The client left mid-exchange. Finish the upstream response anyway when it is being stored or
+   * others wait for it (as Varnish does): aborting would send every waiter to the origin at once.
+   */
+  onClientGone(): boolean {
+    if (this.handedOff || this.o.background || this.finished) return false;
+    const keep = this.writer !== null || (this.o.fill?.waiting ?? 0) > 0;
+    if (keep) this.clientLeft = true;
+    return keep;
   }
 
   decorate(headers: string[]): void {
@@ -146,7 +165,7 @@ export class FillTap implements ExchangeTap {
     o.fill?.settle(false);
     this.done();
     const now = Date.now();
-    if (!clientHeadersSent && !o.background && o.stale !== null && mayServeOnError(o.stale.meta, o.directives, now)) {
+    if (!clientHeadersSent && !this.noClient && o.stale !== null && mayServeOnError(o.stale.meta, o.directives, now)) {
       ctx.facts.cache = 'stale-if-error';
       serveEntry(ctx, o.get, o.stale, { fwd: 'stale', detail: 'stale-if-error' }, now, true);
       return true;

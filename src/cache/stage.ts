@@ -166,6 +166,9 @@ class StatusTap implements ExchangeTap {
   onError(): boolean {
     return false;
   }
+  onClientGone(): boolean {
+    return false;
+  }
 }
 
 /** RFC 9111 §4.4: after an unsafe request succeeds, the stored responses it may have changed go. */

@@ -51,6 +51,11 @@ export interface ExchangeTap {
    * tap answered the client instead (e.g. a stale response under stale-if-error).
    */
   onError(clientHeadersSent: boolean): boolean;
+  /**
+   * The client left before the upstream response ended. True: keep the upstream request going for
+   * the tap alone (the cache finishing a fill others wait on); false: abort it.
+   */
+  onClientGone(): boolean;
 }
 
 class ClientClosedError extends Error {
@@ -235,7 +240,7 @@ export class Exchange implements PickContext {
 
     this.resumeUpstream = resume;
     const res = this.res;
-    if (this.clientGone || res.destroyed) return false;
+    if (!this.detached && (this.clientGone || res.destroyed)) return false;
     const tap = this.tap;
     // Draining for shutdown: finish this response, then close the connection.
     if (this.gateway.draining) res.shouldKeepAlive = false;
@@ -258,7 +263,7 @@ export class Exchange implements PickContext {
     const named = connection === null ? null : namedByConnection(connection);
     const result = named === null ? out : removeNames(out, new Set(named));
     if (tap !== null) {
-      if (tap.onHeaders(statusCode, result) === 'detached') {
+      if (tap.onHeaders(statusCode, result) === 'detached' || this.detached) {
         this.detached = true;
         return true;
       }
@@ -431,10 +436,15 @@ export class Exchange implements PickContext {
     // request paused for backpressure would then wait forever, holding its connection. Only a tap
     // that answered the client itself (detached) may let the upstream finish on its own.
     if (!this.res.writableFinished || (!this.settled && !this.detached)) {
-      // The client left before the response was complete: stop the upstream work too.
-      this.clientGone = true;
-      if (!this.settled) this.abortUpstream?.(new ClientClosedError('client closed the connection'));
       this.errorCode ??= ERRORS.CLIENT_CLOSED.code;
+      if (!this.settled && this.tap !== null && this.tap.onClientGone()) {
+        // The tap finishes the upstream response on its own (nothing more goes to the client).
+        this.detached = true;
+      } else {
+        // The client left before the response was complete: stop the upstream work too.
+        this.clientGone = true;
+        if (!this.settled) this.abortUpstream?.(new ClientClosedError('client closed the connection'));
+      }
     }
     this.gateway.done();
     const attempts = this.upstream === null ? 0 : 1 + this.retries;

@@ -197,6 +197,27 @@ describe('cache', () => {
     assert.equal(origin.count('/coalesce'), 1);
   });
 
+  it('finishes a fill others wait on even when the client that started it leaves', T, async () => {
+    origin.on('/leader-leaves', () => ({ headers: [cc('max-age=60')], body: 'for the waiters', delayMs: 400 }));
+    const leader = httpRequest(px.base + '/leader-leaves', { timeoutMs: 150 }).then(
+      () => 'answered',
+      () => 'gave up',
+    );
+    await sleep(50);
+    const waiters = await Promise.all(Array.from({ length: 3 }, () => get('/leader-leaves')));
+    assert.equal(await leader, 'gave up');
+    for (const w of waiters) assert.equal(w.text, 'for the waiters');
+    assert.equal(origin.count('/leader-leaves'), 1);
+  });
+
+  it('abandons a fill nobody waits on when its client leaves before the response', T, async () => {
+    origin.on('/alone-leaves', () => ({ headers: [cc('max-age=60')], body: 'late', delayMs: 300 }));
+    await httpRequest(px.base + '/alone-leaves', { timeoutMs: 100 }).catch(() => {});
+    await sleep(400);
+    await get('/alone-leaves');
+    assert.equal(origin.count('/alone-leaves'), 2, 'the first response was not stored');
+  });
+
   it('does not hold coalesced requests when the response turns out uncacheable', T, async () => {
     origin.on('/coalesce-private', () => ({ headers: [cc('private')], body: 'mine', delayMs: 100 }));
     const rs = await Promise.all(Array.from({ length: 4 }, () => get('/coalesce-private')));
