@@ -58,6 +58,7 @@ import {
 } from '@peculiar/asn1-ocsp';
 import { request as undiciRequest } from 'undici';
 import type { Logger } from '../observe/logger.js';
+import { childrenOf, readTlv } from './der.js';
 
 export interface OcspStaplerOptions {
   logger: Logger;
@@ -125,43 +126,6 @@ function pemToDer(pem: string): Buffer {
   return Buffer.from(body, 'base64');
 }
 
-interface Tlv {
-  tag: number;
-  /** Offset of the contents. */
-  content: number;
-  /** Offset after the contents. */
-  end: number;
-  /** Offset of the tag byte. */
-  start: number;
-}
-
-function readTlv(b: Buffer, off: number, limit = b.length): Tlv {
-  if (off + 2 > limit) throw new Error('DER: truncated');
-  const tag = b[off]!;
-  if ((tag & 0x1f) === 0x1f) throw new Error('DER: multi-byte tag');
-  let p = off + 1;
-  let len = b[p++]!;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4) throw new Error('DER: bad length');
-    if (p + n > limit) throw new Error('DER: truncated');
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + b[p++]!;
-  }
-  if (p + len > limit) throw new Error('DER: truncated');
-  return { tag, content: p, end: p + len, start: off };
-}
-
-function childrenOf(b: Buffer, t: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  let p = t.content;
-  while (p < t.end) {
-    const c = readTlv(b, p, t.end);
-    out.push(c);
-    p = c.end;
-  }
-  return out;
-}
 
 interface CertParts {
   /** INTEGER contents. */

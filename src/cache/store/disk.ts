@@ -34,7 +34,7 @@ import { recover } from './disk-recover.js';
 import { EntryIndex } from './lru-index.js';
 import { checkLimits } from './options.js';
 import { bufferRange, clampRange } from './range.js';
-import { StoreWriter, WriterRegistry, type WriterSink } from './writer.js';
+import { removals, StoreWriter, WriterRegistry, type WriterSink } from './writer.js';
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
@@ -266,24 +266,7 @@ async function openDiskStore(opts: DiskStoreOptions, dir: string): Promise<Cache
       return entry.body ? bufferRange(entry.body, start, end) : fileRange(entry.id, entry.size, start, end);
     },
 
-    delete(entry) {
-      index.remove(entry);
-    },
-
-    deleteKey(key) {
-      writers.cancelKey(key);
-      return index.removeKey(key);
-    },
-
-    purgeTag(tag) {
-      writers.cancelTag(tag);
-      return index.removeTag(tag);
-    },
-
-    purgePrefix(prefix) {
-      writers.cancelPrefix(prefix);
-      return index.removePrefix(prefix);
-    },
+    ...removals(index, writers),
 
     stats: () => ({ entries: index.entries, bytes: index.bytes, maxBytes: opts.maxBytes, evictions: index.evictions }),
 

@@ -11,7 +11,7 @@ import type { CacheEntry, CacheStore, EntryMeta, MemoryStoreOptions } from '../c
 import { EntryIndex } from './lru-index.js';
 import { checkLimits } from './options.js';
 import { bufferRange } from './range.js';
-import { StoreWriter, WriterRegistry } from './writer.js';
+import { removals, StoreWriter, WriterRegistry } from './writer.js';
 
 /** Per-string bookkeeping beyond its characters (V8 header, array slot). */
 const STRING_OVERHEAD = 16;
@@ -76,24 +76,7 @@ export function createMemoryStore(opts: MemoryStoreOptions): CacheStore {
       return bufferRange(entry.body ?? Buffer.alloc(0), start, end);
     },
 
-    delete(entry) {
-      index.remove(entry);
-    },
-
-    deleteKey(key) {
-      writers.cancelKey(key);
-      return index.removeKey(key);
-    },
-
-    purgeTag(tag) {
-      writers.cancelTag(tag);
-      return index.removeTag(tag);
-    },
-
-    purgePrefix(prefix) {
-      writers.cancelPrefix(prefix);
-      return index.removePrefix(prefix);
-    },
+    ...removals(index, writers),
 
     stats: () => ({ entries: index.entries, bytes: index.bytes, maxBytes: opts.maxBytes, evictions: index.evictions }),
 

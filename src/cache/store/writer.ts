@@ -6,7 +6,7 @@
  * Why purges cancel in-flight writers: a response that started filling before a purge carries
  * pre-purge content; committing it afterwards would resurrect exactly what was purged.
  */
-import type { CacheEntry, EntryWriter } from '../contracts.js';
+import type { CacheEntry, CacheStore, EntryWriter } from '../contracts.js';
 
 export interface WriterSink {
   /** Body bytes, in order; the limit has already been checked. */
@@ -134,4 +134,31 @@ export class WriterRegistry {
     if (this.writers.size === 0) return;
     for (const w of [...this.writers]) if (pred(w)) w.cancel();
   }
+}
+
+/**
+ * The removal half of a store, the same for memory and disk: each removal also cancels the writers
+ * still filling what it removes, so a purge cannot be undone by a commit that lands after it.
+ */
+export function removals(
+  index: { remove(e: CacheEntry): void; removeKey(k: string): number; removeTag(t: string): number; removePrefix(p: string): number },
+  writers: WriterRegistry,
+): Pick<CacheStore, 'delete' | 'deleteKey' | 'purgeTag' | 'purgePrefix'> {
+  return {
+    delete(entry) {
+      index.remove(entry);
+    },
+    deleteKey(key) {
+      writers.cancelKey(key);
+      return index.removeKey(key);
+    },
+    purgeTag(tag) {
+      writers.cancelTag(tag);
+      return index.removeTag(tag);
+    },
+    purgePrefix(prefix) {
+      writers.cancelPrefix(prefix);
+      return index.removePrefix(prefix);
+    },
+  };
 }

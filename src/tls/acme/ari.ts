@@ -14,6 +14,7 @@
  * - A renewal order names the certificate it replaces (`replaces`, §5).
  */
 import acme from 'acme-client';
+import { childrenOf, readTlv } from '../der.js';
 
 /** Re-check interval without a usable Retry-After (RFC 9773 §4.3.3 suggests a few hours). */
 export const ARI_DEFAULT_POLL_MS = 6 * 3600_000;
@@ -40,37 +41,6 @@ export interface RenewalInfo {
 // ---------------------------------------------------------------------------------------------
 // Certificate identifier
 
-interface Tlv {
-  tag: number;
-  content: number;
-  end: number;
-}
-
-function tlv(b: Uint8Array, off: number, limit: number): Tlv {
-  if (off + 2 > limit) throw new Error('DER: truncated');
-  const tag = b[off]!;
-  if ((tag & 0x1f) === 0x1f) throw new Error('DER: multi-byte tag');
-  let p = off + 1;
-  let len = b[p++]!;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4 || p + n > limit) throw new Error('DER: bad length');
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + b[p++]!;
-  }
-  if (p + len > limit) throw new Error('DER: truncated');
-  return { tag, content: p, end: p + len };
-}
-
-function children(b: Uint8Array, t: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let p = t.content; p < t.end; ) {
-    const c = tlv(b, p, t.end);
-    out.push(c);
-    p = c.end;
-  }
-  return out;
-}
 
 const OID_AKI = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x23]); // 2.5.29.35
 
@@ -87,25 +57,25 @@ export function ariCertId(cert: string | Uint8Array): string | null {
   const der = typeof cert === 'string' ? pemToDer(cert) : cert;
   if (!der) return null;
   try {
-    const root = tlv(der, 0, der.length);
-    const tbs = children(der, root)[0];
+    const root = readTlv(der, 0, der.length);
+    const tbs = childrenOf(der, root)[0];
     if (!tbs || tbs.tag !== 0x30) return null;
-    const fields = children(der, tbs);
+    const fields = childrenOf(der, tbs);
     const i = fields[0]?.tag === 0xa0 ? 1 : 0; // [0] version
     const serial = fields[i];
     if (!serial || serial.tag !== 0x02 || serial.end === serial.content) return null;
     const exts = fields.find((f) => f.tag === 0xa3); // [3] extensions
     if (!exts) return null;
-    const list = children(der, exts)[0];
+    const list = childrenOf(der, exts)[0];
     if (!list) return null;
-    for (const ext of children(der, list)) {
-      const parts = children(der, ext);
+    for (const ext of childrenOf(der, list)) {
+      const parts = childrenOf(der, ext);
       const oid = parts[0];
       if (!oid || !Buffer.from(der.subarray(oid.content - 2, oid.end)).equals(OID_AKI)) continue;
       const value = parts[parts.length - 1]!; // OCTET STRING (after an optional `critical`)
       if (value.tag !== 0x04) return null;
-      const aki = tlv(der, value.content, value.end); // AuthorityKeyIdentifier SEQUENCE
-      const keyId = children(der, aki).find((c) => c.tag === 0x80); // [0] IMPLICIT KeyIdentifier
+      const aki = readTlv(der, value.content, value.end); // AuthorityKeyIdentifier SEQUENCE
+      const keyId = childrenOf(der, aki).find((c) => c.tag === 0x80); // [0] IMPLICIT KeyIdentifier
       if (!keyId || keyId.end === keyId.content) return null;
       const b64 = (s: number, e: number): string => Buffer.from(der.subarray(s, e)).toString('base64url');
       return `${b64(keyId.content, keyId.end)}.${b64(serial.content, serial.end)}`;

@@ -23,29 +23,9 @@ import { AcmeIssuer, type CertificateMeta } from '../../../src/tls/acme/issuer.j
 import { ariCertId } from '../../../src/tls/acme/ari.js';
 import { renewalTime } from '../../../src/tls/acme/renewal.js';
 import { FileStorage } from '../../../src/tls/acme/storage.js';
-import type { Logger, LogFields } from '../../../src/observe/logger.js';
+import { recordingLogger } from '../../helpers/recording-logger.js';
 import { startPebble, startResponders, type Pebble, type Responders } from '../../helpers/pebble.js';
 
-interface Line {
-  level: string;
-  msg: string;
-  fields?: LogFields;
-}
-
-function captureLogger(): Logger & { lines: Line[]; dump(): string } {
-  const lines: Line[] = [];
-  const at = (level: string) => (msg: string, fields?: LogFields) => void lines.push({ level, msg, fields });
-  return {
-    lines,
-    dump: () => lines.map((l) => `${l.level} ${l.msg}`).join('\n'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    access: () => {},
-    accessEnabled: false,
-  };
-}
 
 interface Installed {
   name: string;
@@ -89,7 +69,7 @@ async function tempDir(): Promise<string> {
 
 function makeIssuer(directory: string, dataDir: string, extra: Partial<ConstructorParameters<typeof AcmeIssuer>[0]> = {}) {
   const installed: Installed[] = [];
-  const log = captureLogger();
+  const log = recordingLogger();
   const issuer = new AcmeIssuer({
     spec: { email: 'ari@example.test', directory, challenges: ['http-01'] },
     storage: new FileStorage(dataDir),

@@ -1,27 +1,16 @@
 /** Shared helpers for the cache store tests. */
 import type { CacheEntry, CacheStore, EntryMeta } from '../../../../src/cache/contracts.js';
+import { meta as policyMeta } from '../policy/helpers.js';
 
-/** A minimal valid EntryMeta (every field of contracts.ts), overridable per test. */
+/** A minimal valid EntryMeta (the policy tests' builder, with store-test defaults), overridable per test. */
 export function meta(over: Partial<EntryMeta> = {}): EntryMeta {
-  return {
-    status: 200,
+  return policyMeta({
     headers: ['Content-Type', 'text/plain'],
     requestTime: 1_700_000_000_000,
     responseTime: 1_700_000_000_050,
-    initialAge: 0,
     lifetime: 60,
-    heuristic: false,
-    staleWhileRevalidate: 0,
-    staleIfError: 0,
-    mustRevalidate: false,
-    noCache: false,
-    vary: [],
-    varyValues: [],
-    tags: [],
-    etag: null,
-    lastModified: null,
     ...over,
-  };
+  });
 }
 
 /** Stores `body` under `key` in one write; resolves with the committed entry (or null). */
