@@ -12,6 +12,8 @@ export default defineConfig({
   routes: [
     route('/health').respond(200, 'ok'),
     route('/old').redirect('http://127.0.0.1:8080/api/hello', 301),
+    // The demo backends mark /cached/* as cacheable for 10 s; the cache follows their headers.
+    route('/api/cached/*').to(api).stripPrefix('/api').cache(),
     route('/api/*').to(api).stripPrefix('/api'),
   ],
 });

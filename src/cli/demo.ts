@@ -17,12 +17,27 @@ export const DEMO_PORTS = [3001, 3002] as const;
 export function startDemoBackend(name: string, port: number, host = '127.0.0.1'): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    // Paths under /cached are cacheable for 10 s, to show the cache (the quickstart caches them).
+    const cacheable = url.pathname.startsWith('/cached');
     const send = (status: number, body: unknown) => {
       const text = `${JSON.stringify(body)}\n`;
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-backend': name });
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        'x-backend': name,
+        ...(cacheable ? { 'cache-control': 'public, max-age=10' } : {}),
+      });
       res.end(text);
     };
-    const base = { backend: name, port, method: req.method, path: req.url, host: req.headers.host, forwardedFor: req.headers['x-forwarded-for'] };
+    const base = {
+      backend: name,
+      port,
+      method: req.method,
+      path: req.url,
+      host: req.headers.host,
+      forwardedFor: req.headers['x-forwarded-for'],
+      ...(cacheable ? { generatedAt: new Date().toISOString() } : {}),
+    };
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);
     if (url.pathname === '/healthz') return send(200, { ok: true, backend: name });
     if (status) return send(Number(status[1]), base);
@@ -68,6 +83,7 @@ export async function runDemo(): Promise<void> {
         `  curl '${base}/api/slow?ms=500'  # a slow upstream\n` +
         `  curl ${base}/health             # answered by the proxy itself\n` +
         `  curl -i ${base}/old             # a redirect\n` +
+        `  curl -i ${base}/api/cached/now  # cached for 10 s: see Cache-Status and Age\n` +
         (spec.admin ? `  open ${spec.admin.listen}/       # the live dashboard (also: npx proxykit status)\n\n` : '\n'),
     );
   });

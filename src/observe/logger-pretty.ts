@@ -1,6 +1,6 @@
 /**
  * `proxykit dev` logger: one human-readable line per request and event,
- * `12:00:01 GET example.com/api 200 12ms 1.2kB → api/127.0.0.1:3001`, coloured on a terminal
+ * `12:00:01 GET example.com/api 200 12ms 1.2kB → api/127.0.0.1:3001 cache uri-miss`, coloured on a terminal
  * (NO_COLOR turns colours off, FORCE_COLOR on).
  */
 import type { AccessRecord, LogFields, Logger } from './logger.js';
@@ -55,7 +55,8 @@ export function createPrettyLogger(opts: PrettyLoggerOptions = {}): Logger {
     access(r: AccessRecord) {
       const dest = r.upstream ? ` ${dim('→')} ${r.upstream.replace(/\/[a-z]+:\/\//, '/')}` : '';
       const err = r.error ? ` ${red(r.error)}` : '';
-      line(`${clock(r.time)} ${bold(r.method)} ${r.host}${r.path} ${status(r.status)} ${formatMs(r.durationMs)} ${formatBytes(r.bytes)}${dest}${err}`);
+      const cache = r.cache ? ` ${dim(`cache ${r.cache}`)}` : '';
+      line(`${clock(r.time)} ${bold(r.method)} ${r.host}${r.path} ${status(r.status)} ${formatMs(r.durationMs)} ${formatBytes(r.bytes)}${dest}${cache}${err}`);
     },
     accessEnabled: opts.access !== false && min <= LEVELS.info,
   };

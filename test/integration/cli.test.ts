@@ -148,7 +148,7 @@ test('check passes on the basic and load-balancer templates and the quickstart',
   }
   const q = run(['check', '-c', 'examples/quickstart/proxy.config.ts'], ROOT);
   assert.equal(q.code, 0, q.stderr);
-  assert.match(q.stdout, /ok: 3 routes, 1 pool/);
+  assert.match(q.stdout, /ok: 4 routes, 1 pool/);
 });
 
 test('check exits 1 with file:line on a broken config, 0 on a good one', () => {

@@ -38,6 +38,12 @@ test('pretty access line', () => {
   assert.match(s.text(), /error proxy\.config\.ts:3:5 bad\n\s+hint: fix\n$/);
 });
 
+test('pretty access line says what the cache did', () => {
+  const s = sink();
+  createPrettyLogger({ stream: s.stream, color: false }).access({ ...rec, upstream: undefined, cache: 'hit' });
+  assert.equal(s.text(), '12:00:01 GET example.com/api 200 12ms 1.2kB cache hit\n');
+});
+
 test('pretty colours status when asked', () => {
   const s = sink();
   createPrettyLogger({ stream: s.stream, color: true }).access({ ...rec, status: 503, upstream: undefined, error: 'PK_ERR_UPSTREAM' });
