@@ -138,8 +138,8 @@ test('init writes proxy.config.ts, refuses to overwrite without --force', () => 
   assert.match(bad.stderr, /unknown template "nope"/);
 });
 
-test('check passes on the basic and load-balancer templates and the quickstart', () => {
-  for (const t of ['basic', 'load-balancer']) {
+test('check passes on the basic, load-balancer and static-cache templates, the quickstart and the caching example', () => {
+  for (const t of ['basic', 'load-balancer', 'static-cache']) {
     const dir = tempDir();
     assert.equal(run(['init', '-t', t], dir).code, 0);
     const r = run(['check'], dir);
@@ -149,6 +149,8 @@ test('check passes on the basic and load-balancer templates and the quickstart',
   const q = run(['check', '-c', 'examples/quickstart/proxy.config.ts'], ROOT);
   assert.equal(q.code, 0, q.stderr);
   assert.match(q.stdout, /ok: 4 routes, 1 pool/);
+  const c = run(['check', '-c', 'examples/caching/proxy.config.ts'], ROOT);
+  assert.equal(c.code, 0, c.stderr);
 });
 
 test('check exits 1 with file:line on a broken config, 0 on a good one', () => {
