@@ -288,6 +288,12 @@ export class Exchange implements PickContext {
     } else {
       this.writeHead(statusCode, result);
     }
+    if (this.method !== 'HEAD' && this.req.method === 'HEAD') {
+      // A HEAD fetched upstream as a GET (the cache fills on it): the client has its head; the
+      // body goes to the tap only. (HTTP/2 would not take it: the stream is already ended.)
+      res.end();
+      this.detached = true;
+    }
     return true;
   }
 
@@ -307,10 +313,8 @@ export class Exchange implements PickContext {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.tap !== null) {
-      this.tap.onData(chunk);
-      if (this.detached) return true;
-    }
+    if (this.tap !== null) this.tap.onData(chunk);
+    if (this.detached) return true;
     this.bytes += chunk.length;
     const ok = this.res.write(chunk);
     if (!ok && !this.drainHooked) {
@@ -322,10 +326,8 @@ export class Exchange implements PickContext {
 
   onComplete(trailers: Buffer[] | null): void {
     this.settle();
-    if (this.tap !== null) {
-      this.tap.onComplete();
-      if (this.detached) return;
-    }
+    if (this.tap !== null) this.tap.onComplete();
+    if (this.detached) return;
     const res = this.res;
     if (trailers !== null && trailers.length > 0 && this.facts.te?.toLowerCase().includes('trailers')) {
       const pairs: Array<[string, string]> = [];
