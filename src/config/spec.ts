@@ -17,8 +17,11 @@ export interface SourceLocation {
 /** `'250ms'`, `'30s'`, `'5m'`, `'1h'`, or a number of milliseconds. */
 export type Duration = number | `${number}ms` | `${number}s` | `${number}m` | `${number}h` | `${number}d`;
 
-/** `'1mb'`, `'512kb'`, `'10gb'`, `'100b'`, or a number of bytes. */
-export type ByteSize = number | `${number}b` | `${number}kb` | `${number}mb` | `${number}gb`;
+/** `'1mb'`, `'512kb'`, `'10gb'`, `'100b'` (or upper case: `'512MB'`), or a number of bytes; units are binary. */
+export type ByteSize =
+  | number
+  | `${number}b` | `${number}kb` | `${number}mb` | `${number}gb`
+  | `${number}B` | `${number}KB` | `${number}MB` | `${number}GB`;
 
 export type BalanceAlgorithm = 'round-robin' | 'weighted' | 'least-conn' | 'random' | 'p2c-ewma';
 export type HashKey = 'ip' | 'path' | `header:${string}` | `cookie:${string}`;

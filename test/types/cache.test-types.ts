@@ -60,6 +60,7 @@ route('/a').to(origin).cache(fromVar);
 defineConfig({ routes: [], cache: {} });
 defineConfig({ routes: [], cache: { maxSize: '1gb', maxObjectSize: '50mb', disk: { path: '.cache' }, name: 'edge-1' } });
 const storage: CacheStorageOptions = { maxSize: 1024 * 1024 };
+defineConfig({ routes: [], cache: { maxSize: '512MB', maxObjectSize: '16MB' } }); // the upper-case spelling works too
 defineConfig({ routes: [route('/a').to(origin).cache()], cache: storage });
 
 // ---- negative: unknown keys --------------------------------------------------------------------
