@@ -6,6 +6,8 @@
 import type { CacheEntry, HeaderGetter } from './contracts.js';
 import { cacheStatus, clientPrecondition, rangeFor, servedHeaders, type CacheStatusParts } from './policy/index.js';
 import type { CacheRequestContext } from './context.js';
+import { clientGone } from '../engine/client-response.js';
+import { ERRORS } from '../engine/errors.js';
 
 /** RFC 9110 §15.4.5: the fields a 304 carries (those a 200 would have had that matter to caches). */
 const NOT_MODIFIED_FIELDS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'age', 'last-modified']);
@@ -16,6 +18,11 @@ const NOT_MODIFIED_FIELDS = new Set(['cache-control', 'content-location', 'date'
  */
 export function serveEntry(ctx: CacheRequestContext, get: HeaderGetter, entry: CacheEntry, parts: CacheStatusParts, now: number, exchangeOwned = false): void {
   const { res, plan, route, facts, method, cache } = ctx;
+  if (clientGone(res)) {
+    // Nobody to answer (and no 'close' to come): only the bookkeeping.
+    if (!exchangeOwned) ctx.gateway.finish(ctx.req, res, plan, route, facts, ERRORS.CLIENT_CLOSED.code, facts.started);
+    return;
+  }
   const meta = entry.meta;
   const stored = servedHeaders(meta, now);
   const tags = route.cache?.tagHeaders ?? [];

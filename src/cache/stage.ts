@@ -12,7 +12,7 @@
  * A HEAD miss is fetched as a GET (as nginx does), so it fills the cache for the GETs after it.
  */
 import { ERRORS, sendError } from '../engine/errors.js';
-import { DetachedResponse } from '../engine/client-response.js';
+import { clientGone, DetachedResponse } from '../engine/client-response.js';
 import type { ExchangeTap } from '../engine/exchange.js';
 import type { CacheEntry, Directives, HeaderGetter } from './contracts.js';
 import type { CacheRequestContext } from './context.js';
@@ -102,7 +102,7 @@ function waitForFill(ctx: CacheRequestContext, fill: Fill, timeoutMs: number): v
   gateway.begin(); // a waiting request is in flight for graceful drain
   fill.wait(timeoutMs, () => {
     gateway.done();
-    if (ctx.res.destroyed || ctx.req.destroyed) {
+    if (clientGone(ctx.res)) {
       gateway.finish(ctx.req, ctx.res, ctx.plan, ctx.route, ctx.facts, ERRORS.CLIENT_CLOSED.code, ctx.facts.started);
       return;
     }

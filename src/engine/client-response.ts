@@ -15,6 +15,8 @@ export interface ClientResponse {
   shouldKeepAlive: boolean;
   /** The request this answers (node's ServerResponse has it; used to spot HEAD). */
   readonly req?: { readonly method?: string };
+  /** HTTP/2's stream (Http2ServerResponse); its state says whether the client is still there. */
+  readonly stream?: { readonly destroyed: boolean };
   writeHead(status: number, headers?: string[] | Record<string, string | number>): unknown;
   /** `100 Continue` (absent where there is no client to continue). */
   writeContinue?(): void;
@@ -24,6 +26,15 @@ export interface ClientResponse {
   destroy(): unknown;
   once(event: 'close' | 'finish', listener: () => void): unknown;
   on(event: 'drain', listener: () => void): unknown;
+}
+
+/**
+ * Whether the client side of `res` is already gone. HTTP/1 marks the response destroyed; HTTP/2's
+ * compat response has no such flag (and reports itself finished), only its stream knows. Anything
+ * that would wait for the response's 'close' must check this first: 'close' does not come twice.
+ */
+export function clientGone(res: ClientResponse): boolean {
+  return res.destroyed === true || res.stream?.destroyed === true;
 }
 
 /**

@@ -25,7 +25,7 @@ import { classifyUpstreamError, ERRORS, sendError, type ProxyErrorKind } from '.
 import type { Gateway, HeadFacts } from './gateway.js';
 import { namedByConnection } from './headers.js';
 import type { CompiledRoute, Plan } from './plan.js';
-import type { ClientResponse } from './client-response.js';
+import { clientGone, type ClientResponse } from './client-response.js';
 import { MAX_INTERIM, relayInformational } from './informational.js';
 
 type AbortFn = (reason?: Error) => void;
@@ -160,6 +160,14 @@ export class Exchange implements PickContext {
   }
 
   start(): void {
+    if (clientGone(this.res)) {
+      // The client left before we started (e.g. while waiting on the cache): nothing to send,
+      // and no 'close' will come to end the bookkeeping. The tap hears of it (a fill others wait
+      // on settles at once instead of at their lock timeout).
+      this.tap?.onError(true);
+      this.gateway.finish(this.req, this.res, this.plan, this.route, this.facts, ERRORS.CLIENT_CLOSED.code, this.facts.started);
+      return;
+    }
     this.gateway.begin();
     this.res.once('close', this.onClientClose);
     const pool = this.pool;

@@ -76,3 +76,48 @@ describe('cache over HTTP/2', () => {
     assert.equal(origin.count('/big'), 1);
   });
 });
+
+it('HTTP/2 clients resetting streams on cached and uncached paths leave nothing in flight', { timeout: 30_000 }, async () => {
+  const origin = await startOrigin();
+  origin.on('/h2churn/*', (req, n) => ({
+    headers: [['cache-control', Number((req.url ?? '').split('/')[2]) % 2 === 0 ? 'max-age=1' : 'no-store']],
+    body: Buffer.alloc(100 * 1024 + (n % 5) * 1000, 98),
+    delayMs: n % 3 === 0 ? 20 : 0,
+  }));
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pk-h2-churn-'));
+  const rt = createRuntime({ logger: createSilentLogger(), dataDir });
+  await rt.apply(defineConfig({ listen: ['https://127.0.0.1:0'], tls: 'internal', routes: [route('/*').to(pool('o', [origin.url])).cache()] }));
+  try {
+    for (let round = 0; round < 10; round++) {
+      const client = http2.connect(rt.listeners[0]!.url, { rejectUnauthorized: false });
+      client.on('error', () => {});
+      const streams = Array.from({ length: 30 }, (_, i) => {
+        const s = client.request({ ':method': i % 4 === 0 ? 'HEAD' : 'GET', ':path': `/h2churn/${i % 6}` });
+        s.on('error', () => {});
+        if (i % 3 === 0) s.once('data', () => s.close(http2.constants.NGHTTP2_CANCEL));
+        else s.resume();
+        return new Promise<void>((resolve) => s.on('close', () => resolve()));
+      });
+      if (round % 2 === 0) {
+        await new Promise((r) => setTimeout(r, 10));
+        client.destroy(); // the whole connection goes, mid-flight
+      } else {
+        await Promise.all(streams);
+        client.close();
+      }
+    }
+    const gateway = (rt as unknown as { gateway: { inflight: number; plan: Plan } }).gateway;
+    const dispatcher = gateway.plan.pools.get('o')!.upstreams[0]!.dispatcher;
+    const deadline = Date.now() + 5000;
+    while ((gateway.inflight > 0 || dispatcher.stats.running > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(gateway.inflight, 0, 'nothing left in flight');
+    assert.equal(dispatcher.stats.running, 0, 'no upstream request left running');
+    const t0 = performance.now();
+    await rt.close(2000);
+    assert.ok(performance.now() - t0 < 2500, 'shutdown was not held up');
+  } finally {
+    await rt.close(0).catch(() => {});
+    await origin.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
