@@ -4,10 +4,47 @@
  * stored full response (RFC 9110 §14), and the same per-client headers a proxied response gets.
  */
 import type { CacheEntry, HeaderGetter } from './contracts.js';
-import { cacheStatus, clientPrecondition, rangeFor, servedHeaders, type CacheStatusParts } from './policy/index.js';
+import { cacheStatus, clientPrecondition, currentAge, rangeFor, servedHeaders, type CacheStatusParts } from './policy/index.js';
 import type { CacheRequestContext } from './context.js';
 import { clientGone } from '../engine/client-response.js';
 import { ERRORS } from '../engine/errors.js';
+
+const NO_TAGS: readonly string[] = [];
+
+/** What a plain hit sends of an entry before the per-request fields; built once per entry object. */
+interface HeaderTemplate {
+  /** Stored fields minus Age, Content-Length and tags, then Content-Length and Accept-Ranges. */
+  headers: string[];
+  hasDate: boolean;
+  /** The tag fields it was built without (a reload may change them). */
+  tags: readonly string[];
+  /** The last Cache-Status value for a hit and the ttl it says: most hits in a second share it. */
+  ttl: number | undefined;
+  status: string;
+}
+
+/** Entries are immutable (an update makes a new object), so a template per object stays right. */
+const templates = new WeakMap<CacheEntry, HeaderTemplate>();
+
+function templateOf(entry: CacheEntry, tags: readonly string[]): HeaderTemplate {
+  let t = templates.get(entry);
+  if (t !== undefined && t.tags === tags) return t;
+  const headers: string[] = [];
+  let hasDate = false;
+  const h = entry.meta.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    const lower = h[i].toLowerCase();
+    if (lower === 'age' || lower === 'content-length' || tags.includes(lower)) continue;
+    if (lower === 'date') hasDate = true;
+    headers.push(h[i], h[i + 1]);
+  }
+  const status = entry.meta.status;
+  if (status !== 204 && status !== 304) headers.push('content-length', String(entry.size));
+  if (status === 200) headers.push('accept-ranges', 'bytes');
+  t = { headers, hasDate, tags, ttl: undefined, status: '' };
+  templates.set(entry, t);
+  return t;
+}
 
 /** RFC 9110 §15.4.5: the fields a 304 carries (those a 200 would have had that matter to caches). */
 const NOT_MODIFIED_FIELDS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'age', 'last-modified']);
@@ -24,58 +61,74 @@ export function serveEntry(ctx: CacheRequestContext, get: HeaderGetter, entry: C
     return;
   }
   const meta = entry.meta;
-  const stored = servedHeaders(meta, now);
-  const tags = route.cache?.tagHeaders ?? [];
+  const tags = route.cache?.tagHeaders ?? NO_TAGS;
   let hasDate = false;
   let status = meta.status;
   let start = 0;
   let end = entry.size - 1;
   let headers: string[];
+  let statusValue: string | undefined;
 
-  const pre = clientPrecondition(method, get, meta);
-  if (pre === 304) {
-    status = 304;
-    headers = [];
-    for (let i = 0; i < stored.length; i += 2) {
-      const lower = stored[i].toLowerCase();
-      if (!NOT_MODIFIED_FIELDS.has(lower)) continue;
-      if (lower === 'date') hasDate = true;
-      headers.push(stored[i], stored[i + 1]);
+  if (!facts.conditional) {
+    // The common hit (no preconditions, no Range): the entry's own header template plus Age.
+    const t = templateOf(entry, tags);
+    headers = t.headers.slice();
+    headers.push('age', String(currentAge(meta, now)));
+    hasDate = t.hasDate;
+    if (parts.hit === true && parts.collapsed !== true && parts.ttl !== undefined) {
+      if (t.ttl !== parts.ttl) {
+        t.ttl = parts.ttl;
+        t.status = cacheStatus(cache.statusName, parts);
+      }
+      statusValue = t.status;
     }
-  } else if (pre === 412) {
-    status = 412;
-    headers = ['content-length', '0'];
   } else {
-    headers = [];
-    for (let i = 0; i < stored.length; i += 2) {
-      const name = stored[i];
-      const lower = name.toLowerCase();
-      // Length is ours to state (the stored body may have arrived chunked); tags are for purging.
-      if (lower === 'content-length' || tags.includes(lower)) continue;
-      if (lower === 'date') hasDate = true;
-      headers.push(name, stored[i + 1]);
+    const stored = servedHeaders(meta, now);
+    const pre = clientPrecondition(method, get, meta);
+    if (pre === 304) {
+      status = 304;
+      headers = [];
+      for (let i = 0; i < stored.length; i += 2) {
+        const lower = stored[i].toLowerCase();
+        if (!NOT_MODIFIED_FIELDS.has(lower)) continue;
+        if (lower === 'date') hasDate = true;
+        headers.push(stored[i], stored[i + 1]);
+      }
+    } else if (pre === 412) {
+      status = 412;
+      headers = ['content-length', '0'];
+    } else {
+      headers = [];
+      for (let i = 0; i < stored.length; i += 2) {
+        const name = stored[i];
+        const lower = name.toLowerCase();
+        // Length is ours to state (the stored body may have arrived chunked); tags are for purging.
+        if (lower === 'content-length' || tags.includes(lower)) continue;
+        if (lower === 'date') hasDate = true;
+        headers.push(name, stored[i + 1]);
+      }
+      const wantsRange = status === 200 && method === 'GET' && get('range') !== undefined;
+      const range = wantsRange ? rangeFor(get, meta, entry.size) : null;
+      // A stored Content-Range is the origin's own field (RFC 9111 §3.1: stored as is); ours replaces it on 206/416.
+      if (range !== null && range.kind !== 'full') stripField(headers, 'content-range');
+      if (range !== null && range.kind === 'partial') {
+        status = 206;
+        start = range.start;
+        end = range.end;
+        headers.push('content-range', `bytes ${start}-${end}/${entry.size}`, 'content-length', String(end - start + 1));
+      } else if (range !== null && range.kind === 'unsatisfiable') {
+        status = 416;
+        headers.push('content-range', `bytes */${entry.size}`, 'content-length', '0');
+        end = -1;
+      } else if (status !== 204 && status !== 304) {
+        headers.push('content-length', String(entry.size));
+      }
+      if (status === 200 || status === 206) headers.push('accept-ranges', 'bytes');
     }
-    const wantsRange = status === 200 && method === 'GET' && get('range') !== undefined;
-    const range = wantsRange ? rangeFor(get, meta, entry.size) : null;
-    // A stored Content-Range is the origin's own field (RFC 9111 §3.1: stored as is); ours replaces it on 206/416.
-    if (range !== null && range.kind !== 'full') stripField(headers, 'content-range');
-    if (range !== null && range.kind === 'partial') {
-      status = 206;
-      start = range.start;
-      end = range.end;
-      headers.push('content-range', `bytes ${start}-${end}/${entry.size}`, 'content-length', String(end - start + 1));
-    } else if (range !== null && range.kind === 'unsatisfiable') {
-      status = 416;
-      headers.push('content-range', `bytes */${entry.size}`, 'content-length', '0');
-      end = -1;
-    } else if (status !== 204 && status !== 304) {
-      headers.push('content-length', String(entry.size));
-    }
-    if (status === 200 || status === 206) headers.push('accept-ranges', 'bytes');
   }
 
   addClientHeaders(ctx, headers);
-  headers.push('cache-status', cacheStatus(cache.statusName, parts));
+  headers.push('cache-status', statusValue ?? cacheStatus(cache.statusName, parts));
   // A stored Date is the origin's (RFC 9110 §6.6.1); node must not add a second one.
   res.sendDate = !hasDate;
   res.writeHead(status, headers);

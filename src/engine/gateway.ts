@@ -48,6 +48,8 @@ export interface HeadFacts {
   clientIp: string;
   /** What the cache did, for the access log (`hit`, `uri-miss`, `stale`, `bypass`…); undefined off caching routes. */
   cache: string | undefined;
+  /** The request has a precondition or a Range (If-*, Range): a cache hit must look at them. */
+  conditional: boolean;
 }
 
 export class Gateway {
@@ -359,6 +361,7 @@ export function inspectHead(raw: string[]): HeadFacts {
     secure: false,
     clientIp: '',
     cache: undefined,
+    conditional: false,
   };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -375,9 +378,17 @@ export function inspectHead(raw: string[]): HeadFacts {
           if (f.host === undefined) f.host = raw[i + 1];
         }
         break;
+      case 5:
+        if (name.toLowerCase() === 'range') f.conditional = true;
+        break;
       case 6:
         if (name === 'Accept' || name.toLowerCase() === 'accept') f.accept = raw[i + 1];
         break;
+      case 8: {
+        const lower = name.toLowerCase();
+        if (lower === 'if-match' || lower === 'if-range') f.conditional = true;
+        break;
+      }
       case 9:
         if (name.toLowerCase() === 'forwarded') f.forwarded = f.forwarded === undefined ? raw[i + 1] : `${f.forwarded}, ${raw[i + 1]}`;
         break;
@@ -392,6 +403,9 @@ export function inspectHead(raw: string[]): HeadFacts {
       case 12:
         if (name === 'X-Request-Id' || name.toLowerCase() === 'x-request-id') f.requestId = raw[i + 1];
         break;
+      case 13:
+        if (name.toLowerCase() === 'if-none-match') f.conditional = true;
+        break;
       case 14:
         if (name === 'Content-Length' || name.toLowerCase() === 'content-length') f.contentLength = raw[i + 1];
         break;
@@ -405,8 +419,12 @@ export function inspectHead(raw: string[]): HeadFacts {
         const lower = name.toLowerCase();
         if (lower === 'transfer-encoding') f.transferEncoding = true;
         else if (lower === 'x-forwarded-proto') f.xfProto ??= raw[i + 1];
+        else if (lower === 'if-modified-since') f.conditional = true;
         break;
       }
+      case 19:
+        if (name.toLowerCase() === 'if-unmodified-since') f.conditional = true;
+        break;
     }
   }
   return f;
