@@ -16,7 +16,7 @@ export interface ClientResponse {
   /** The request this answers (node's ServerResponse has it; used to spot HEAD). */
   readonly req?: { readonly method?: string };
   /** HTTP/2's stream (Http2ServerResponse); its state says whether the client is still there. */
-  readonly stream?: { readonly destroyed: boolean };
+  readonly stream?: { readonly destroyed: boolean; once(event: 'close', listener: () => void): unknown };
   writeHead(status: number, headers?: string[] | Record<string, string | number>): unknown;
   /** `100 Continue` (absent where there is no client to continue). */
   writeContinue?(): void;

@@ -3,7 +3,7 @@
  * text a client sees, and who caused it. Bodies never carry upstream addresses or stacks.
  * docs/errors.md lists the same table; test/unit/engine/errors.test.ts keeps them in step.
  */
-import type { ClientResponse } from './client-response.js';
+import { clientGone, type ClientResponse } from './client-response.js';
 
 export type ErrorSource = 'client' | 'upstream' | 'proxy';
 
@@ -119,7 +119,7 @@ export function sendError(
   extraHeaders?: Record<string, string>,
   closeConnection = false,
 ): number {
-  if (res.headersSent || res.destroyed) {
+  if (res.headersSent || clientGone(res)) {
     res.destroy();
     return 0;
   }

@@ -94,6 +94,8 @@ export class Exchange implements PickContext {
   private detached = false;
   /** Interim (1xx) responses relayed so far. */
   private interim = 0;
+  /** The client side closed (the bookkeeping in onClientClose ran). */
+  private closeSeen = false;
 
   private upstream: Upstream | null = null;
   private tried: Upstream[] | null = null;
@@ -170,6 +172,9 @@ export class Exchange implements PickContext {
     }
     this.gateway.begin();
     this.res.once('close', this.onClientClose);
+    // HTTP/2's compat response does not emit 'close' for a HEAD request whose stream closed
+    // before the response ended (node ties it to end()); the stream's own 'close' always comes.
+    this.res.stream?.once('close', this.onClientClose);
     const pool = this.pool;
     if (pool.retry !== null) pool.retry.budget.onRequest(this.now);
     let stickyId: string | null = null;
@@ -248,7 +253,13 @@ export class Exchange implements PickContext {
 
     this.resumeUpstream = resume;
     const res = this.res;
-    if (!this.detached && (this.clientGone || res.destroyed)) return false;
+    if (!this.detached && (this.clientGone || clientGone(res))) {
+      // Nobody to relay to. Returning false alone would only pause undici: abort the request.
+      this.clientGone = true;
+      this.errorCode ??= ERRORS.CLIENT_CLOSED.code;
+      this.abortUpstream?.(new ClientClosedError('client closed the connection'));
+      return false;
+    }
     const tap = this.tap;
     // Draining for shutdown: finish this response, then close the connection.
     if (this.gateway.draining) res.shouldKeepAlive = false;
@@ -441,6 +452,8 @@ export class Exchange implements PickContext {
   };
 
   private readonly onClientClose = (): void => {
+    if (this.closeSeen) return; // HTTP/2: the response's and the stream's 'close' both come
+    this.closeSeen = true;
     // An upstream response still streaming means the client left early, whatever writableFinished
     // says: HTTP/2's compat response reports true for a stream reset mid-body, and an upstream
     // request paused for backpressure would then wait forever, holding its connection. Only a tap
