@@ -4,7 +4,6 @@
  */
 import type {
   BalanceSpec,
-  ByteSize,
   DnsSpec,
   Duration,
   HeaderEdits,

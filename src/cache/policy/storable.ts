@@ -5,7 +5,7 @@
  */
 import type { CachePolicyOptions, Directives, EntryMeta, HeaderGetter, HeaderList } from '../contracts.js';
 import { fieldList, requestDirectives, responseDirectives } from './directives.js';
-import { deltaSeconds, fieldNames, first, nameIs } from './fields.js';
+import { deltaSeconds, fieldNames, first } from './fields.js';
 import { ageValue, correctedInitialAge, freshnessLifetime, heuristicAllowed } from './freshness.js';
 import { formatHttpDate, parseHttpDate } from './http-date.js';
 import { parseVary, varyValues } from './vary.js';
@@ -45,8 +45,6 @@ const NEVER_STORED: ReadonlySet<string> = new Set([
   'proxy-authorization',
   'age',
 ]);
-
-const WS = /\s+/;
 
 const no = (reason: string): StoreVerdict => ({ store: false, reason });
 
