@@ -236,8 +236,10 @@ describe('a backend dies under load', () => {
     const victim = await killable('victim', 5); // 5 ms: a request or two in flight when it dies
     const failures = 3;
     const workers = 4;
+    const logger = capturingLogger();
     const px = await proxy(
       config(pool('res', [a.url, b.url, victim.url]).balance('round-robin').retry({ attempts: 2 }).passive({ failures, ejectFor: '1s' })),
+      logger,
     );
     const run = load(px.base, workers, 20_000, 20_000);
     await waitUntil(() => victim.requests >= 20, 5000, 'the victim served 20 requests');
@@ -250,10 +252,16 @@ describe('a backend dies under load', () => {
 
     await sleep(400);
     const atEjection = victim.attemptsSinceKill;
-    // Ejected after `failures` consecutive failures (the in-flight resets count too); a few more
-    // may have been picked concurrently before the ejection. Not before: fewer failures than
-    // configured must not eject.
-    assert.ok(inflightAtKill + atEjection >= failures, `ejected after ${inflightAtKill} reset in-flight requests + ${atEjection} attempts: fewer than ${failures} failures`);
+    // Ejected once, after `failures` consecutive failures. Those are the in-flight resets plus new
+    // connection attempts, and also a request written onto a kept-alive connection just before the
+    // kill that the backend had not read yet: seen by neither counter here, so the lower bound is
+    // the proxy's own account of it (the threshold itself is unit-tested in passive.test.ts).
+    const ejections = logger.lines.filter((l) => l.startsWith('warn upstream ejected'));
+    assert.equal(ejections.length, 1, `one ejection expected:\n${ejections.join('\n')}`);
+    const ejected = JSON.parse(ejections[0]!.slice('warn upstream ejected '.length)) as { upstream: string; failures: number };
+    assert.ok(ejected.upstream.includes(`:${victim.port}`), `ejected ${ejected.upstream}, not the victim`);
+    assert.equal(ejected.failures, failures, 'failures in a row at the ejection');
+    // A few more may have been picked concurrently before the ejection, never many.
     assert.ok(atEjection <= failures + workers, `${atEjection} connection attempts to the dead backend before ejection (failures ${failures}, ${workers} workers)`);
     await sleep(450);
     assert.ok(Date.now() - killedAt < 1000, 'test too slow: the ejection window was missed');
