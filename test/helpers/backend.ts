@@ -85,6 +85,8 @@ export interface Backend {
   clientErrors: Error[];
   /** TCP connections accepted so far. */
   connections: number;
+  /** TCP connections open right now (accepted and not yet closed). */
+  readonly openConnections: number;
   respond: Responder;
   /** Bytes written into responses so far (all requests). */
   bytesSent: number;
@@ -136,6 +138,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<Backend> 
     requests: [],
     clientErrors: [],
     connections: 0,
+    get openConnections() {
+      return sockets.size;
+    },
     respond: opts.respond ?? {},
     bytesSent: 0,
     waitForRequests(n, timeoutMs = 5000) {

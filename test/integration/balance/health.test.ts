@@ -32,12 +32,36 @@ function upstreamFor(pool: string, url: string): Upstream {
 /** Probes that reached `be` on `path`. */
 const probes = (be: Backend, p = '/healthz'): number => be.requests.filter((r) => r.url === p).length;
 
+/**
+ * Probe timeout for tests about thresholds and options, not about timeouts: far above any scheduling
+ * hiccup of a busy machine (a probe is a fresh connection to a backend in this same event loop), so
+ * only the behaviour under test can fail a probe. ActiveHealthChecker does not require timeout <
+ * interval (only config validation does), and it never overlaps probes of one upstream: the next
+ * one is scheduled when the previous one has ended. Timeouts themselves are tested below.
+ */
+const PROBE_TIMEOUT = 1000;
+
+const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Wait until every probe connection already made to `be` has been accepted, read and closed, so
+ * that a probe cancelled (but already sent) is counted before a baseline is taken. Two turns of the
+ * event loop's poll phase accept queued connections and read what they carry; then every accepted
+ * connection must close (probes use `Connection: close`). A checker still probing `be` only makes
+ * this wait for a gap between its probes.
+ */
+async function probeConnectionsSettled(be: Backend): Promise<void> {
+  await immediate();
+  await immediate();
+  await waitUntil(() => be.openConnections === 0, 5000, 'probe connections to the backend closed');
+}
+
 test('a failing backend goes unhealthy after `unhealthy` probes and comes back after `healthy` ones, logged once each', async () => {
   const be = await startBackend({ respond: { status: 200, body: 'ok' } });
   const log = recordingLogger();
   const u = upstreamFor('flap', be.url);
   const changes: Array<{ healthy: boolean; ok: number; fail: number }> = [];
-  const checker = new ActiveHealthChecker('flap', { path: '/healthz', interval: 50, timeout: 40, healthy: 2, unhealthy: 3 }, [u], log, {
+  const checker = new ActiveHealthChecker('flap', { path: '/healthz', interval: 50, timeout: PROBE_TIMEOUT, healthy: 2, unhealthy: 3 }, [u], log, {
     onChange: (up, healthy) => changes.push({ healthy, ok: up.state.probeOk, fail: up.state.probeFail }),
   });
   try {
@@ -88,7 +112,7 @@ test('expect, host and path options; jittered intervals do not overlap', async (
   const be = await startBackend({ respond: (rec) => ({ status: rec.url === '/status' ? 204 : 404 }) });
   const log = recordingLogger();
   const u = upstreamFor('opts', be.url);
-  const checker = new ActiveHealthChecker('opts', { path: '/status', interval: 40, timeout: 30, expect: 204, host: 'status.internal', unhealthy: 1 }, [u], log);
+  const checker = new ActiveHealthChecker('opts', { path: '/status', interval: 40, timeout: PROBE_TIMEOUT, expect: 204, host: 'status.internal', unhealthy: 1 }, [u], log);
   try {
     checker.start();
     await waitUntil(() => probes(be, '/status') >= 5, 3000, 'five probes');
@@ -100,7 +124,7 @@ test('expect, host and path options; jittered intervals do not overlap', async (
     await checker.stop();
   }
   // 200 is not in expect: [204] → fails at once with unhealthy: 1.
-  const strict = new ActiveHealthChecker('opts', { path: '/status', interval: 40, timeout: 30, expect: [200], unhealthy: 1 }, [u], log);
+  const strict = new ActiveHealthChecker('opts', { path: '/status', interval: 40, timeout: PROBE_TIMEOUT, expect: [200], unhealthy: 1 }, [u], log);
   try {
     strict.start();
     await waitUntil(() => !u.state.healthy, 2000, 'unhealthy on an unexpected status');
@@ -139,7 +163,7 @@ test('upstreams start healthy and stay so until `unhealthy` failures; a one-off 
   const be = await startBackend({ respond: () => ({ status: ++n === 2 ? 503 : 200 }) });
   const log = recordingLogger();
   const u = upstreamFor('blip', be.url);
-  const checker = new ActiveHealthChecker('blip', { path: '/healthz', interval: 30, timeout: 25, unhealthy: 2 }, [u], log);
+  const checker = new ActiveHealthChecker('blip', { path: '/healthz', interval: 30, timeout: PROBE_TIMEOUT, unhealthy: 2 }, [u], log);
   try {
     checker.start();
     await waitUntil(() => n >= 5, 2000, 'five probes');
@@ -176,7 +200,7 @@ test('registry: same spec keeps the checker across reconcile, new upstreams get 
 
     // The upstream removed from the pool is no longer probed.
     reg.reconcile([{ name: 'reg', spec, upstreams: [u2] }]);
-    await sleep(30); // a probe already in flight may still land
+    await probeConnectionsSettled(be1); // a probe already in flight may still land
     const be1Count = probes(be1);
     await sleep(200);
     assert.equal(probes(be1), be1Count, 'removed upstream not probed any more');
@@ -187,7 +211,7 @@ test('registry: same spec keeps the checker across reconcile, new upstreams get 
     assert.notEqual(second, first);
     assert.equal(second.config.path, '/ready');
     await waitUntil(() => probes(be2, '/ready') >= 2, 2000, 'probes on the new path');
-    await sleep(30);
+    await probeConnectionsSettled(be2);
     const oldPath = probes(be2, '/healthz');
     await sleep(200);
     assert.equal(probes(be2, '/healthz'), oldPath, 'the old checker stopped');
@@ -199,7 +223,7 @@ test('registry: same spec keeps the checker across reconcile, new upstreams get 
     reg.reconcile([{ name: 'reg', spec: undefined, upstreams: [u2] }]);
     assert.equal(reg.size, 0);
     assert.equal(u2.state.healthy, true);
-    await sleep(30);
+    await probeConnectionsSettled(be2);
     const last = probes(be2, '/ready');
     await sleep(200);
     assert.equal(probes(be2, '/ready'), last, 'no probes after the pool lost its health checks');
@@ -243,7 +267,9 @@ test('a process with a stopped registry exits by itself (no timers or sockets le
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pk-health-'));
   const script = path.join(dir, 'child.mts');
   const src = (p: string): string => JSON.stringify(pathToFileURL(path.join(repoRoot, p)).href);
-  // A long probe timeout against a hanging backend: only a real cancellation lets this process end quickly.
+  // A long probe timeout against a hanging backend: only a real cancellation lets this process end
+  // quickly. The child stops its registry only once the parent saw the probe arrive (it closes the
+  // child's stdin then), so the probe is surely in flight; it prints how long stopAll() took.
   writeFileSync(
     script,
     `
@@ -256,30 +282,54 @@ const url = ${JSON.stringify(be.url)};
 const u = new Upstream('c', url, 1, null, states.get('c', url), {}, 'c1');
 const reg = new HealthCheckRegistry(createSilentLogger());
 reg.reconcile([{ name: 'c', spec: { path: '/healthz', interval: '10s', timeout: '9s' }, upstreams: [u] }]);
-await new Promise((r) => setTimeout(r, 1200)); // the first probe starts within 10% of the interval
+// The first probe starts within 10% of the interval; the parent closes stdin once it arrived.
+await new Promise((r) => {
+  process.stdin.on('data', () => {});
+  process.stdin.on('end', r);
+  process.stdin.resume();
+});
+process.stdin.destroy();
+const t0 = Date.now();
 await reg.stopAll();
-console.log('stopped');
+console.log('stopped after ' + (Date.now() - t0) + ' ms');
 `,
   );
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    let stoppedAt = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (stoppedAt === 0 && /stopped after \d+ ms/.test(out)) stoppedAt = Date.now();
+    });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t0 = Date.now();
-    const code = await new Promise<number | null>((resolve) => {
-      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const exited = new Promise<number | null>((resolve) => {
+      const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
       child.on('exit', (c) => {
         clearTimeout(kill);
         resolve(c);
       });
     });
+    // The child's probe reached the (hanging) backend: it is in flight, for up to 9 s.
+    await Promise.race([
+      be.waitForRequests(1, 30_000),
+      exited.then((c) => {
+        throw new Error(`child exited (${c}) before probing: ${err}`);
+      }),
+    ]);
+    child.stdin.end();
+    const code = await exited;
+    const exitedAt = Date.now();
     assert.equal(code, 0, `child exited cleanly: ${err}`);
-    assert.match(out, /stopped/);
-    assert.ok(Date.now() - t0 < 7000, 'exited well before the 9s probe timeout');
-    assert.ok(be.requests.length >= 1, 'the child did probe');
+    const m = /stopped after (\d+) ms/.exec(out);
+    assert.ok(m, `child output: ${out}`);
+    // Both bounds are far below the 9 s probe timeout that an uncancelled probe would hold.
+    assert.ok(Number(m[1]) < 3000, `stopAll() took ${m[1]} ms: it must not wait for the 9 s probe timeout`);
+    assert.ok(exitedAt - stoppedAt < 3000, `exited ${exitedAt - stoppedAt} ms after stopping: something kept it alive`);
+    assert.equal(be.requests.length, 1, 'the child probed once');
   } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     await be.close();
   }

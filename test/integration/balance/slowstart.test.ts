@@ -5,9 +5,12 @@
  */
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { defineConfig, route, pool, type AnyPool } from '../../../src/index.js';
 import { startBackend, sleep, waitUntil, type Backend, type RespondSpec } from '../../helpers/backend.js';
 import { startProxy, httpRequest, type Proxy } from '../../helpers/proxy.js';
+import type { Plan } from '../../../src/engine/plan.js';
+import type { UpstreamState } from '../../../src/balance/state.js';
 
 const T = { timeout: 30_000 };
 const SLOW_START_MS = 2000;
@@ -30,19 +33,73 @@ async function proxy(p: AnyPool): Promise<Proxy> {
   return px;
 }
 
+type Sample = { t: number; who: string };
+
+/** GET on a kept-alive connection (cheap enough to sample densely on a slow machine); `who` is the body, or the status. */
+function get(agent: http.Agent, url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(res.statusCode === 200 ? body : `status-${res.statusCode}`));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
+
 /**
- * Sequential GETs for `ms`, recording (time, responder). Returns the samples.
+ * `SAMPLERS` concurrent loops of GETs (each on its own kept-alive connection), recording (time,
+ * responder), until `stopAt(t)` (at most 20 s, 5000 GETs per loop). A failed GET is a sample
+ * `error: …`.
  */
-async function sample(px: Proxy, ms: number): Promise<Array<{ t: number; who: string }>> {
-  const out: Array<{ t: number; who: string }> = [];
-  const end = Date.now() + ms;
+const SAMPLERS = 2;
+function sample(px: Proxy): { stopAt(t: number): void; done: Promise<Sample[]> } {
+  const out: Sample[] = [];
+  let end = Date.now() + 20_000;
   let i = 0;
-  while (Date.now() < end && i < 5000) {
-    const r = await httpRequest(`${px.base}/app/${i++}`);
-    out.push({ t: Date.now(), who: r.status === 200 ? r.text : `status-${r.status}` });
-    await sleep(4);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: SAMPLERS });
+  const loop = async (): Promise<void> => {
+    for (let n = 0; Date.now() < end && n < 5000; n++) {
+      const who = await get(agent, `${px.base}/app/${i++}`).catch((e: Error) => `error: ${e.message}`);
+      out.push({ t: Date.now(), who });
+      await sleep(4);
+    }
+  };
+  const done = Promise.all(Array.from({ length: SAMPLERS }, loop)).then(() => {
+    agent.destroy();
+    return out.sort((x, y) => x.t - y.t);
+  });
+  return { stopAt: (t) => void (end = Math.min(end, t)), done };
+}
+
+/** The proxy's state of upstream `url` in pool `poolName` (`usableSince`: slow start counts from there). */
+function stateOf(px: Proxy, poolName: string, url: string): UpstreamState {
+  const plan = (px.rt as unknown as { plan: Plan | null }).plan!;
+  return plan.pools.get(poolName)!.upstreams.find((x) => x.url === url)!.state;
+}
+
+/**
+ * Once `a` has rejoined (`rejoined` resolved), keep sampling until the late window has passed, then
+ * check the ramp measured from `rejoinAt()`.
+ */
+async function rampAfter(run: ReturnType<typeof sample>, rejoined: Promise<void>, rejoinAt: () => number): Promise<void> {
+  let t0: number;
+  try {
+    await rejoined;
+    t0 = rejoinAt();
+  } catch (e) {
+    run.stopAt(0);
+    await run.done;
+    throw e;
   }
-  return out;
+  // The late window ends SLOW_START_MS + 900 ms after the rejoin.
+  run.stopAt(t0 + SLOW_START_MS + 1000);
+  const samples = await run.done;
+  assert.deepEqual(samples.filter((s) => s.who.startsWith('error')), [], 'GETs failed');
+  assertRamp(samples, t0);
 }
 
 /** Share of `who` among samples in [from, to) ms after `t0`. */
@@ -80,11 +137,12 @@ describe('slowStart', () => {
     for (let i = 0; i < 4 && a.requests.length === before; i++) await httpRequest(`${px.base}/trip/${i}`);
     assert.ok(a.requests.length > before, 'a should have been tried');
     failing = false; // healthy again; it comes back when the 500 ms ejection ends
-    const run = sample(px, 500 + SLOW_START_MS + 1200);
-    await waitUntil(() => a.requests.some((r) => r.url.startsWith('/app/')), 3000, 'a rejoins');
-    const rejoinAt = Date.now();
-    const samples = await run;
-    assertRamp(samples, rejoinAt);
+    const run = sample(px);
+    // Rejoined with its first success after the ejection (which resets its ejections); slow start counts from then.
+    const st = stateOf(px, 'ss', a.url);
+    assert.equal(st.ejections, 1, 'a was ejected');
+    const rejoined = waitUntil(() => a.requests.some((r) => r.url.startsWith('/app/')) && st.ejections === 0, 5000, 'a rejoins');
+    await rampAfter(run, rejoined, () => st.usableSince);
   });
 
   it('after its health check passes again, the upstream ramps up', T, async () => {
@@ -94,16 +152,22 @@ describe('slowStart', () => {
     const px = await proxy(
       pool('ssh', [a.url, b.url])
         .balance('round-robin')
-        .health({ path: '/healthz', interval: '100ms', timeout: '80ms', healthy: 1, unhealthy: 1 })
+        // unhealthy: 3 so that one probe slowed down by a busy machine does not restart the ramp.
+        .health({ path: '/healthz', interval: '200ms', timeout: '150ms', healthy: 1, unhealthy: 3 })
         .slowStart(`${SLOW_START_MS}ms`),
     );
     await sleep(SLOW_START_MS + 200);
+    await waitUntil(() => px.rt.pools()[0]!.upstreams.find((u) => u.url === a.url)!.state === 'unhealthy', 5000, 'a unhealthy');
     for (let i = 0; i < 6; i++) assert.equal((await httpRequest(`${px.base}/x/${i}`)).text, 'b', 'unhealthy upstream got traffic');
     healthy = true;
+    const healthyFrom = Date.now();
     const before = a.requests.filter((r) => r.url.startsWith('/app/')).length;
-    const run = sample(px, 500 + SLOW_START_MS + 1200);
-    await waitUntil(() => a.requests.filter((r) => r.url.startsWith('/app/')).length > before, 3000, 'a rejoins');
-    const rejoinAt = Date.now();
-    assertRamp(await run, rejoinAt);
+    const run = sample(px);
+    // Healthy again with the first passing probe; slow start counts from then.
+    await rampAfter(run, waitUntil(() => a.requests.filter((r) => r.url.startsWith('/app/')).length > before, 5000, 'a rejoins'), () => {
+      const t = stateOf(px, 'ssh', a.url).usableSince;
+      assert.ok(t >= healthyFrom, 'slow start counts from the passing probe');
+      return t;
+    });
   });
 });

@@ -4,13 +4,33 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { defineConfig, route, pool } from '../../../src/index.js';
-import { startProxy, httpRequest, type Proxy } from '../../helpers/proxy.js';
+import { createRuntime } from '../../../src/engine/runtime.js';
+import { createSilentLogger } from '../../../src/observe/logger.js';
+import type { HttpCache } from '../../../src/cache/http-cache.js';
+import { startProxy, httpRequest, withTimeout, type Proxy } from '../../helpers/proxy.js';
 import { sleep, waitUntil } from '../../helpers/backend.js';
-import { startOrigin, type Origin } from './origin.js';
+import { gate, startOrigin, type Origin } from './origin.js';
 
 const T = { timeout: 15_000 };
 const cc = (v: string): [string, string] => ['cache-control', v];
+
+/** Clients waiting (coalesced) on the fill in flight for `path`; -1 when no fill is in flight. */
+function waitingOn(cache: HttpCache, path: string): number {
+  for (const f of cache.fills.values()) if (f.key.endsWith(path)) return f.waiting;
+  return -1;
+}
+
+/** A request on a raw connection that the test ends itself (a client leaving mid-request). */
+function rawGet(port: number, path: string): { socket: net.Socket; received: () => number } {
+  let bytes = 0;
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('data', (c: Buffer) => (bytes += c.length));
+  socket.on('error', () => {});
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  return { socket, received: () => bytes };
+}
 
 describe('cache', () => {
   let origin: Origin;
@@ -56,11 +76,15 @@ describe('cache', () => {
 
   it('computes Age from the origin Age and the time in cache', T, async () => {
     origin.on('/age', () => ({ headers: [cc('max-age=600'), ['age', '100']], body: 'x' }));
+    const t0 = performance.now();
     await get('/age');
     await sleep(1100);
     const b = await get('/age');
+    // Everything that can add to the age (the round trip to the origin, the time in cache) lies
+    // within this window; +1 covers rounding.
+    const elapsedS = (performance.now() - t0) / 1000;
     const age = Number(b.headers.age);
-    assert.ok(age >= 101 && age <= 103, `age ${age}`);
+    assert.ok(age >= 101 && age <= 100 + Math.ceil(elapsedS) + 1, `age ${age} after ${elapsedS.toFixed(2)} s`);
   });
 
   it('never stores no-store or private responses', T, async () => {
@@ -152,20 +176,24 @@ describe('cache', () => {
   });
 
   it('stale-while-revalidate serves stale at once and refreshes once in the background', T, async () => {
-    let version = 1;
-    origin.on('/swr/a', () => ({ headers: [cc('max-age=1')], body: `v${version}`, delayMs: version > 1 ? 300 : 0 }));
+    // The refresh is held at the origin until the test opens the gate.
+    const refresh = gate();
+    origin.on('/swr/a', (_req, n) => (n === 1 ? { headers: [cc('max-age=1')], body: 'v1' } : { headers: [cc('max-age=60')], body: `v${n}`, gate: refresh.promise }));
     await get('/swr/a');
     await sleep(1100);
-    version = 2;
-    const t0 = performance.now();
-    const stale = await Promise.all([get('/swr/a'), get('/swr/a'), get('/swr/a')]);
-    assert.ok(performance.now() - t0 < 250, 'stale answers do not wait for the origin');
+    const stale = await withTimeout(Promise.all([get('/swr/a'), get('/swr/a'), get('/swr/a')]), 4000, 'stale answers while the refresh is held');
+    assert.equal(refresh.opened, false, 'stale answers do not wait for the origin');
     for (const s of stale) {
       assert.equal(s.text, 'v1');
       assert.match(String(s.headers['cache-status']), /hit/);
     }
-    await waitUntil(() => origin.count('/swr/a') === 2, 3000, 'one background refresh');
-    await sleep(600); // the origin takes 300 ms to answer the refresh
+    await waitUntil(() => origin.count('/swr/a') === 2, 5000, 'one background refresh');
+    const cache = px.rt.httpCache();
+    assert.ok(cache);
+    const refreshing = (): boolean => [...cache.refreshing].some((k) => k.endsWith('/swr/a'));
+    assert.ok(refreshing(), 'the refresh is still in flight');
+    refresh.open();
+    await waitUntil(() => !refreshing(), 5000, 'the background refresh to finish');
     const fresh = await get('/swr/a');
     assert.equal(fresh.text, 'v2');
     assert.equal(origin.count('/swr/a'), 2, 'exactly one refresh for three stale hits');
@@ -191,30 +219,66 @@ describe('cache', () => {
   });
 
   it('coalesces concurrent misses into one origin request', T, async () => {
-    origin.on('/coalesce', () => ({ headers: [cc('max-age=60')], body: 'once', delayMs: 200 }));
-    const rs = await Promise.all(Array.from({ length: 10 }, () => get('/coalesce')));
+    const answer = gate();
+    origin.on('/coalesce', () => ({ headers: [cc('max-age=60')], body: 'once', gate: answer.promise }));
+    const cache = px.rt.httpCache();
+    assert.ok(cache);
+    const all = Promise.all(Array.from({ length: 10 }, () => get('/coalesce')));
+    try {
+      // One request went upstream; the other nine wait on its fill.
+      await waitUntil(() => origin.count('/coalesce') === 1 && waitingOn(cache, '/coalesce') === 9, 4000, 'nine requests waiting on one fill');
+    } finally {
+      answer.open();
+    }
+    const rs = await all;
     for (const r of rs) assert.equal(r.text, 'once');
     assert.equal(origin.count('/coalesce'), 1);
   });
 
   it('finishes a fill others wait on even when the client that started it leaves', T, async () => {
-    origin.on('/leader-leaves', () => ({ headers: [cc('max-age=60')], body: 'for the waiters', delayMs: 400 }));
-    const leader = httpRequest(px.base + '/leader-leaves', { timeoutMs: 150 }).then(
-      () => 'answered',
-      () => 'gave up',
-    );
-    await sleep(50);
-    const waiters = await Promise.all(Array.from({ length: 3 }, () => get('/leader-leaves')));
-    assert.equal(await leader, 'gave up');
-    for (const w of waiters) assert.equal(w.text, 'for the waiters');
-    assert.equal(origin.count('/leader-leaves'), 1);
+    // A proxy of its own, to hear (through the live stats) when it has seen the leader leave.
+    const statuses: number[] = [];
+    const rt = createRuntime({ logger: createSilentLogger(), live: { record: (status) => void statuses.push(status), connections() {}, reload() {} } });
+    const answer = gate();
+    try {
+      await rt.apply(defineConfig({ listen: ['http://127.0.0.1:0'], routes: [route('/*').to(pool('origin', [origin.url])).cache()] }));
+      const base = rt.listeners[0]!.url.replace(/\/$/, '');
+      const cache = rt.httpCache();
+      assert.ok(cache);
+      origin.on('/leader-leaves', () => ({ headers: [cc('max-age=60')], body: 'for the waiters', gate: answer.promise }));
+      const leader = rawGet(Number(new URL(base).port), '/leader-leaves');
+      await waitUntil(() => origin.count('/leader-leaves') === 1, 4000, 'the leader\'s request at the origin');
+      const waiters = Promise.all(Array.from({ length: 3 }, () => httpRequest(base + '/leader-leaves', { timeoutMs: 10_000 })));
+      waiters.catch(() => {});
+      await waitUntil(() => waitingOn(cache, '/leader-leaves') === 3, 4000, 'three requests waiting on the leader\'s fill');
+      leader.socket.destroy();
+      await waitUntil(() => statuses.includes(499), 4000, 'the proxy to see the leader leave');
+      assert.equal(leader.received(), 0, 'the leader left before any answer');
+      answer.open();
+      for (const w of await waiters) assert.equal(w.text, 'for the waiters');
+      assert.equal(origin.count('/leader-leaves'), 1);
+    } finally {
+      answer.open();
+      await withTimeout(rt.close(1000), 5000, 'rt.close()');
+    }
   });
 
   it('abandons a fill nobody waits on when its client leaves before the response', T, async () => {
-    origin.on('/alone-leaves', () => ({ headers: [cc('max-age=60')], body: 'late', delayMs: 300 }));
-    await httpRequest(px.base + '/alone-leaves', { timeoutMs: 100 }).catch(() => {});
-    await sleep(400);
-    await get('/alone-leaves');
+    const first = gate();
+    origin.on('/alone-leaves', (_req, n) => ({ headers: [cc('max-age=60')], body: 'late', gate: n === 1 ? first.promise : undefined }));
+    const cache = px.rt.httpCache();
+    assert.ok(cache);
+    try {
+      const alone = rawGet(px.port, '/alone-leaves');
+      await waitUntil(() => origin.count('/alone-leaves') === 1, 4000, 'the request at the origin');
+      assert.equal(waitingOn(cache, '/alone-leaves'), 0, 'a fill in flight, nobody waiting on it');
+      alone.socket.destroy();
+      await waitUntil(() => waitingOn(cache, '/alone-leaves') === -1, 4000, 'the fill to be abandoned');
+    } finally {
+      first.open();
+    }
+    const r = await get('/alone-leaves');
+    assert.equal(r.text, 'late');
     assert.equal(origin.count('/alone-leaves'), 2, 'the first response was not stored');
   });
 

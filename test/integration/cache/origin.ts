@@ -15,6 +15,29 @@ export interface OriginAnswer {
   reset?: boolean;
   /** Send the body chunked (no Content-Length). */
   chunked?: boolean;
+  /** Answer only once this settles (after `delayMs`, if both are set): the test decides when. */
+  gate?: Promise<unknown>;
+}
+
+/** A gate for `OriginAnswer.gate`: the origin holds its answer until the test calls `open()`. */
+export interface Gate {
+  promise: Promise<void>;
+  open(): void;
+  readonly opened: boolean;
+}
+
+export function gate(): Gate {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => (open = r));
+  const g = {
+    promise,
+    opened: false,
+    open() {
+      g.opened = true;
+      open();
+    },
+  };
+  return g;
 }
 
 export type OriginScript = (req: http.IncomingMessage, n: number) => OriginAnswer;
@@ -64,8 +87,12 @@ export async function startOrigin(): Promise<Origin> {
       }
       res.end(req.method === 'HEAD' || a.status === 304 ? undefined : body);
     };
+    const release = (): void => {
+      if (a.gate === undefined) answer();
+      else void a.gate.then(answer, answer);
+    };
     req.resume();
-    req.on('end', () => (a.delayMs ? setTimeout(answer, a.delayMs) : answer()));
+    req.on('end', () => (a.delayMs ? setTimeout(release, a.delayMs) : release()));
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

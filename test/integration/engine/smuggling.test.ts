@@ -196,10 +196,9 @@ describe('smuggling and malformed requests', () => {
       await waitUntil(() => rec.bodyBytes >= 5, 3000, 'the first chunk at the backend');
       c.write('zz\r\nGET /echo/smuggled-late HTTP/1.1\r\nHost: s.test\r\n\r\n');
       assert.ok(await c.waitClosed(3000), 'the client connection must be closed after a framing error');
-      await waitUntil(() => rec.closedEarly || !rec.complete, 3000, 'the upstream request aborted');
-      await sleep(200);
+      await waitUntil(() => rec.closedEarly, 3000, 'the upstream request must be aborted');
+      await sleep(200); // time for a (wrongly) smuggled second request to show up at the backend
       assert.equal(rec.complete, false, 'the backend must not see a complete (re-framed) request');
-      assert.ok(rec.closedEarly, 'the upstream request must be aborted');
       assert.deepEqual(
         be.requests.slice(beBefore).map((q) => q.url),
         ['/echo/late'],

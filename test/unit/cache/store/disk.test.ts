@@ -180,8 +180,19 @@ describe('disk store', () => {
     await put(s1, 'done', 'committed');
     const w = s1.open('k', meta(), null)!;
     w.write(randomBytes(10_000));
-    await new Promise((r) => setTimeout(r, 20)); // let the temp file get bytes
-    assert.equal((await files(dir)).filter((n) => n.endsWith('.tmp')).length, 1);
+    // Wait for the temp file to get the bytes written so far (the writes are asynchronous).
+    const tmpSizes = async (): Promise<number[]> => {
+      const sizes: number[] = [];
+      for (const n of (await files(dir)).filter((n) => n.endsWith('.tmp'))) sizes.push((await fs.stat(path.join(dir, n))).size);
+      return sizes;
+    };
+    const deadline = Date.now() + 5000;
+    let sizes = await tmpSizes();
+    while (!(sizes.length === 1 && sizes[0] === 10_000) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      sizes = await tmpSizes();
+    }
+    assert.deepEqual(sizes, [10_000], 'one temp file, holding the bytes written so far');
     // The process "dies" here: what a restart finds is the directory as it is now.
     const crashed = await newDir();
     await fs.cp(dir, crashed, { recursive: true });
