@@ -334,6 +334,11 @@ export interface TlsCommonOptions {
   hsts?: TlsSpec['hsts'];
   /** Redirect plain HTTP to HTTPS for hosts with a managed certificate. Default `true`. */
   redirectHttp?: boolean;
+  /**
+   * Lowest TLS version HTTPS listeners accept. Default `'1.2'` (Mozilla's "intermediate" profile:
+   * TLS 1.2 with ECDHE + AEAD suites only, and TLS 1.3); `'1.3'` is Mozilla's "modern" profile.
+   */
+  minVersion?: TlsSpec['minVersion'];
 }
 
 /**

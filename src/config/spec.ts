@@ -235,6 +235,8 @@ export interface TlsSpec {
   hsts?: boolean | { maxAge?: Duration; includeSubDomains?: boolean; preload?: boolean };
   /** Redirect plain HTTP to HTTPS for hosts that have a managed certificate. Default true. */
   redirectHttp?: boolean;
+  /** Lowest TLS version HTTPS listeners accept. Default `'1.2'`; `'1.3'` refuses TLS 1.2 clients. */
+  minVersion?: '1.2' | '1.3';
 }
 
 /** How proxykit talks TLS to an upstream (`https://` upstream URLs). */

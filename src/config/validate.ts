@@ -36,7 +36,7 @@ const KEYS = {
   limits: ['maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'drainTimeout'],
   log: ['access', 'level', 'file'],
   admin: ['listen', 'token'],
-  tls: ['acme', 'certs', 'internal', 'domains', 'hsts', 'redirectHttp'],
+  tls: ['acme', 'certs', 'internal', 'domains', 'hsts', 'redirectHttp', 'minVersion'],
   acme: ['email', 'directory', 'challenges', 'dns', 'onDemand', 'ari'],
   onDemand: ['ask', 'perMinute', 'retryAfter'],
   hsts: ['maxAge', 'includeSubDomains', 'preload'],
@@ -570,6 +570,9 @@ function validateTls(c: Collector, spec: ConfigSpec, at: SourceLocation | undefi
   }
   if (tls.redirectHttp !== undefined && typeof tls.redirectHttp !== 'boolean') {
     c.add(`config: tls.redirectHttp must be true or false, got ${q(tls.redirectHttp)}`, at, 'redirectHttp: false serves plain HTTP as well');
+  }
+  if (tls.minVersion !== undefined && tls.minVersion !== '1.2' && tls.minVersion !== '1.3') {
+    c.add(`config: tls.minVersion must be '1.2' or '1.3', got ${q(tls.minVersion)}`, at, "minVersion: '1.3' accepts TLS 1.3 clients only; TLS 1.0 and 1.1 are never offered");
   }
 }
 

@@ -15,6 +15,7 @@ import type { ListenAddress, ResolvedLimits } from './plan.js';
 import { handleUpgrade, type TunnelSet } from './upgrade.js';
 import { ERRORS, sendError } from './errors.js';
 import { peekClientHello } from './tls-peek.js';
+import { sameProfile, serverTlsProfile, type ServerTlsProfile } from '../tls/server-profile.js';
 
 /** The ALPN protocol of TLS-ALPN-01 validation handshakes (RFC 8737 §6.2). */
 const ACME_TLS_ALPN = 'acme-tls/1';
@@ -41,19 +42,29 @@ export class Listener {
    * `closeAllConnections()`, so the drain deadline cuts these itself.
    */
   private readonly tlsSockets = new Set<Socket>();
+  /** Protocol versions and ciphers of an https listener (see tls/server-profile.ts). */
+  private tlsProfile: ServerTlsProfile;
 
-  constructor(address: ListenAddress, limits: ResolvedLimits, gateway: Gateway, tunnels: TunnelSet, tls: TlsService | null) {
+  constructor(
+    address: ListenAddress,
+    limits: ResolvedLimits,
+    gateway: Gateway,
+    tunnels: TunnelSet,
+    tls: TlsService | null,
+    tlsProfile: ServerTlsProfile = serverTlsProfile(),
+  ) {
     this.address = address;
     this.url = address.url;
     this.limitsAtStart = limits;
+    this.tlsProfile = tlsProfile;
     const secure = address.protocol === 'https';
     let server: AnyServer;
     if (secure) {
       if (tls === null) throw new Error(`listen ${address.url}: an https listener needs tls in the config`);
       server = http2.createSecureServer({
         allowHTTP1: true,
-        // TLS 1.2+ with node's default (modern) cipher list; TLS 1.3 is preferred by negotiation.
-        minVersion: 'TLSv1.2',
+        // TLS 1.2+ (or 1.3 only), ECDHE + AEAD suites only; TLS 1.3 is preferred by negotiation.
+        ...tlsProfile,
         // Certificates are chosen per handshake, so they change live (renewal, reload) without
         // touching the listener or the connections already open.
         SNICallback: (servername, cb) => {
@@ -191,11 +202,19 @@ export class Listener {
     return s;
   }
 
-  /** Install the TLS service's certificate for clients without SNI (https listeners only). */
-  refreshDefaultCertificate(tls: TlsService): void {
+  /**
+   * Install the TLS service's certificate for clients without SNI (https listeners only), and
+   * `profile` when given (a reload). node's setSecureContext() resets every option it is not
+   * given (ciphers, curves, versions) to node's defaults, so the profile goes with every call.
+   */
+  refreshDefaultCertificate(tls: TlsService, profile: ServerTlsProfile = this.tlsProfile): void {
     if (this.address.protocol !== 'https') return;
+    const changed = !sameProfile(profile, this.tlsProfile);
+    this.tlsProfile = profile;
     const kp = tls.defaultKeyPair();
-    if (kp !== null) (this.server as http2.Http2SecureServer).setSecureContext({ cert: kp.cert, key: kp.key, minVersion: 'TLSv1.2' });
+    const server = this.server as http2.Http2SecureServer;
+    if (kp !== null) server.setSecureContext({ ...profile, cert: kp.cert, key: kp.key });
+    else if (changed) server.setSecureContext({ ...profile });
   }
 
   /** Apply the limits node lets us change on a live server. */

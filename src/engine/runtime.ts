@@ -20,6 +20,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseMatch } from './match.js';
+import { serverTlsProfile } from '../tls/server-profile.js';
 import type { TlsService } from '../tls/contracts.js';
 import { Gateway } from './gateway.js';
 import { Listener } from './listener.js';
@@ -182,6 +183,7 @@ class ProxyRuntime implements Runtime {
         }
       }
     }
+    const tlsProfile = serverTlsProfile(typeof spec.tls === 'object' ? spec.tls.minVersion : undefined);
     const fresh: Listener[] = [];
     const wanted = new Map<string, Listener>();
     try {
@@ -189,7 +191,7 @@ class ProxyRuntime implements Runtime {
         const existing = this.listenersByUrl.get(address.url);
         if (existing !== undefined && !existing.needsRebind(plan.limits)) {
           existing.updateLimits(plan.limits);
-          if (this.tls) existing.refreshDefaultCertificate(this.tls);
+          if (this.tls) existing.refreshDefaultCertificate(this.tls, tlsProfile);
           wanted.set(address.url, existing);
           continue;
         }
@@ -198,7 +200,7 @@ class ProxyRuntime implements Runtime {
           await existing.close();
           this.listenersByUrl.delete(address.url);
         }
-        const l = new Listener(address, plan.limits, gateway, this.tunnels, this.tls);
+        const l = new Listener(address, plan.limits, gateway, this.tunnels, this.tls, tlsProfile);
         if (this.tls) l.refreshDefaultCertificate(this.tls);
         await l.listen();
         fresh.push(l);

@@ -83,6 +83,9 @@ defineConfig({ routes, tls: { internal: true, domains: 'example.com' } });
 defineConfig({ routes, tls: { internal: true, hsts: { maxAge: 'forever' } } });
 // @ts-expect-error redirectHttp is a boolean
 defineConfig({ routes, tls: { internal: true, redirectHttp: 'yes' } });
+defineConfig({ routes, tls: { internal: true, minVersion: '1.3' } });
+// @ts-expect-error TLS 1.0 and 1.1 are never offered
+defineConfig({ routes, tls: { internal: true, minVersion: '1.1' } });
 
 // @ts-expect-error wrong option name: verify
 pool('n', ['https://n:1']).tls({ verify: false });

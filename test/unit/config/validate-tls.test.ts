@@ -74,6 +74,8 @@ test('tls shape problems', () => {
   expectOne(cfg({ tls: { internal: true, hsts: { maxAge: '1h', includeSubDomains: true, preload: true } } }), /preload needs includeSubDomains and a maxAge of at least a year/);
   expectOne(cfg({ tls: { internal: true, hsts: { maxAg: 1 } } }), /tls.hsts: unknown option "maxAg"/);
   expectOne(cfg({ tls: { internal: true, redirectHttp: 'no' } }), /tls.redirectHttp must be true or false/);
+  expectOne(cfg({ tls: { internal: true, minVersion: '1.1' } }), /tls.minVersion must be '1.2' or '1.3', got "1.1"/);
+  expectOne(cfg({ tls: { internal: true, minVersion: 'TLSv1.3' } }), /tls.minVersion must be '1.2' or '1.3'/);
   expectOne(cfg({ tls: { certs: [] } }), /tls.certs must be a non-empty array/);
   expectOne(cfg({ tls: { certs: [{ cert: 'a.pem' }] } }), /tls.certs\[0\] needs cert and key/);
 });
