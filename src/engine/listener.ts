@@ -7,6 +7,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import nodeTls from 'node:tls';
+import { randomBytes } from 'node:crypto';
 import type { TlsService } from '../tls/contracts.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -23,6 +24,13 @@ const ACME_TLS_ALPN = 'acme-tls/1';
 const PEEK_TIMEOUT_MS = 10_000;
 /** Handshake deadline on the dedicated TLS-ALPN-01 server, and how long its connections may linger. */
 const ACME_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * How often the session-ticket key is replaced. A TLS 1.2 ticket carries the session's master
+ * secret, so a key kept for the process's lifetime would undo forward secrecy for every resumed
+ * TLS 1.2 session; Caddy rotates every 12 h too. node holds a single key, so a rotation costs
+ * returning clients one full handshake (tickets live 2 h at most anyway).
+ */
+const TICKET_KEY_ROTATION_MS = 12 * 60 * 60 * 1000;
 
 /** A plain HTTP/1.1 server, or a TLS server speaking HTTP/2 and HTTP/1.1 (ALPN). */
 type AnyServer = http.Server | http2.Http2SecureServer;
@@ -44,6 +52,13 @@ export class Listener {
   private readonly tlsSockets = new Set<Socket>();
   /** Protocol versions and ciphers of an https listener (see tls/server-profile.ts). */
   private tlsProfile: ServerTlsProfile;
+  /**
+   * Session-ticket key of an https listener (48 bytes). Kept here, not left to node: node's
+   * setSecureContext() (each certificate refresh and reload) would otherwise draw a new one and
+   * every client's ticket would stop resuming.
+   */
+  private ticketKeys: Buffer = randomBytes(48);
+  private ticketRotation: NodeJS.Timeout | null = null;
 
   constructor(
     address: ListenAddress,
@@ -65,6 +80,7 @@ export class Listener {
         allowHTTP1: true,
         // TLS 1.2+ (or 1.3 only), ECDHE + AEAD suites only; TLS 1.3 is preferred by negotiation.
         ...tlsProfile,
+        ticketKeys: this.ticketKeys,
         // Certificates are chosen per handshake, so they change live (renewal, reload) without
         // touching the listener or the connections already open.
         SNICallback: (servername, cb) => {
@@ -213,8 +229,15 @@ export class Listener {
     this.tlsProfile = profile;
     const kp = tls.defaultKeyPair();
     const server = this.server as http2.Http2SecureServer;
-    if (kp !== null) server.setSecureContext({ ...profile, cert: kp.cert, key: kp.key });
-    else if (changed) server.setSecureContext({ ...profile });
+    if (kp !== null) server.setSecureContext({ ...profile, ticketKeys: this.ticketKeys, cert: kp.cert, key: kp.key });
+    else if (changed) server.setSecureContext({ ...profile, ticketKeys: this.ticketKeys });
+  }
+
+  /** Replace the session-ticket key (every 12 h on its own): tickets issued before stop resuming. */
+  rotateTicketKeys(): void {
+    if (this.address.protocol !== 'https') return;
+    this.ticketKeys = randomBytes(48);
+    (this.server as http2.Http2SecureServer).setTicketKeys(this.ticketKeys);
   }
 
   /** Apply the limits node lets us change on a live server. */
@@ -243,6 +266,10 @@ export class Listener {
           const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
           this.url = `${this.address.protocol}://${host}:${a.port}`;
         }
+        if (this.address.protocol === 'https') {
+          this.ticketRotation = setInterval(() => this.rotateTicketKeys(), TICKET_KEY_ROTATION_MS);
+          this.ticketRotation.unref();
+        }
         resolve();
       });
     });
@@ -250,6 +277,8 @@ export class Listener {
 
   /** Stop accepting; idle keep-alive connections close now, busy ones after their response. */
   close(): Promise<void> {
+    if (this.ticketRotation !== null) clearInterval(this.ticketRotation);
+    this.ticketRotation = null;
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       (this.server as http.Server).closeIdleConnections?.();

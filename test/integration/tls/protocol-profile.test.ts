@@ -2,7 +2,9 @@
  * The TLS protocol profile of HTTPS listeners, checked with real handshakes from clients that
  * offer only one kind of suite: TLS 1.2 accepts ECDHE + AEAD suites only (no CBC, no static-RSA
  * key exchange), TLS 1.0/1.1 never, TLS 1.3 always; `tls.minVersion: '1.3'` refuses TLS 1.2 and a
- * reload switches it on the same listener. An RSA certificate, so that the RSA suites are in play.
+ * reload switches it on the same listener. Session tickets resume across reloads (node would draw
+ * a new ticket key at each) until the ticket key rotates. An RSA certificate, so that the RSA
+ * suites are in play.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,6 +66,30 @@ function handshake(port: number, ca: string, opts: tls.ConnectionOptions): Promi
     socket.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       resolve({ ok: false, error: err.code ?? err.message });
+    });
+  });
+}
+
+/** A full TLS connection that reads the server's ticket; resolves with the session to resume. */
+function connectForSession(port: number, ca: string, opts: tls.ConnectionOptions = {}): Promise<{ reused: boolean; session: Buffer | null }> {
+  return new Promise((resolve, reject) => {
+    let session: Buffer | null = null;
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca, ...opts });
+    const timer = setTimeout(() => socket.destroy(new Error('no session within 5 s')), 5000);
+    socket.on('session', (s: Buffer) => (session = s));
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once('secureConnect', () => {
+      // TLS 1.3 sends its tickets after the handshake: an HTTP exchange makes sure they arrived.
+      socket.write('GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n');
+      socket.resume();
+      socket.once('end', () => {
+        clearTimeout(timer);
+        resolve({ reused: socket.isSessionReused(), session });
+        socket.destroy();
+      });
     });
   });
 }
@@ -149,6 +175,29 @@ describe('TLS protocol profile of https listeners', () => {
       client.close();
     }
   });
+
+  for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+    it(`${version} sessions resume across reloads; a ticket-key rotation ends them`, T, async () => {
+      const opts: tls.ConnectionOptions = { maxVersion: version };
+      const first = await connectForSession(port, ca, opts);
+      assert.equal(first.reused, false);
+      assert.ok(first.session, 'a session ticket');
+      const resumed = await connectForSession(port, ca, { ...opts, session: first.session });
+      assert.equal(resumed.reused, true, 'resumed with the ticket');
+
+      // A reload replaces the listener's context (node's setSecureContext): tickets stay valid.
+      await rt.apply(config());
+      const afterReload = await connectForSession(port, ca, { ...opts, session: resumed.session ?? first.session });
+      assert.equal(afterReload.reused, true, 'resumed after a reload');
+
+      const listener = (rt as unknown as { listenersByUrl: Map<string, { rotateTicketKeys(): void }> }).listenersByUrl.values().next().value!;
+      listener.rotateTicketKeys();
+      const afterRotation = await connectForSession(port, ca, { ...opts, session: afterReload.session ?? first.session });
+      assert.equal(afterRotation.reused, false, 'a ticket from before the rotation still resumed');
+      const fresh = await connectForSession(port, ca, { ...opts, session: afterRotation.session });
+      assert.equal(fresh.reused, true, 'a ticket from after the rotation resumes');
+    });
+  }
 
   it("tls.minVersion '1.3' refuses TLS 1.2 on the same listener after a reload, and back", T, async () => {
     await rt.apply(config('1.3'));
