@@ -194,6 +194,7 @@ describe('TLS protocol profile of https listeners', () => {
       listener.rotateTicketKeys();
       const afterRotation = await connectForSession(port, ca, { ...opts, session: afterReload.session ?? first.session });
       assert.equal(afterRotation.reused, false, 'a ticket from before the rotation still resumed');
+      assert.ok(afterRotation.session, 'a new ticket after the rotation');
       const fresh = await connectForSession(port, ca, { ...opts, session: afterRotation.session });
       assert.equal(fresh.reused, true, 'a ticket from after the rotation resumes');
     });
