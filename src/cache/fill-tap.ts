@@ -21,7 +21,7 @@ export interface FillOptions {
   directives: Directives;
   /** The stored response being revalidated, or null on a miss. */
   stale: CacheEntry | null;
-  /** What coalesced requests wait on; null when nobody can join (a waiter's own retry). */
+  /** What coalesced requests wait on; null when nobody can join (a waiter's last try). */
   fill: Fill | null;
   fwd: FwdReason;
   /** No client is waiting (stale-while-revalidate refresh): store, never answer. */

@@ -53,9 +53,9 @@ export interface PurgeResult {
 }
 
 export class HttpCache {
-  /** Fills in flight, by primary key. */
+  /** Fills in flight, by primary key (plus the variant's Vary'd values once variants are known). */
   readonly fills = new Map<string, Fill>();
-  /** Keys being refreshed in the background (stale-while-revalidate): one refresh each. */
+  /** Variants being refreshed in the background (stale-while-revalidate), by fill key: one refresh each. */
   readonly refreshing = new Set<string>();
   hits = 0;
   misses = 0;

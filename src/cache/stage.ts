@@ -9,6 +9,10 @@
  *                      ├ needs validation ─▶ forward with our validators (304 ▶ hit)
  *                      └ none ─ only-if-cached ▶ 504 │ a fill in flight ▶ wait (coalesce) │ fill
  *
+ * Coalescing is per variant once the variants are known: requests wait on the fill of their
+ * primary key plus their Vary'd field values (fillKeyFor), so a cold burst of two languages costs
+ * two origin requests, not one plus one per waiter of the other language.
+ *
  * A HEAD miss is fetched as a GET (as nginx does), so it fills the cache for the GETs after it.
  */
 import { ERRORS, sendError } from '../engine/errors.js';
@@ -19,9 +23,15 @@ import type { CacheRequestContext } from './context.js';
 import { FillTap, stripFields, type FwdReason } from './fill-tap.js';
 import { Fill } from './http-cache.js';
 import { origin, requestKey } from './key.js';
-import { cacheStatus, currentAge, invalidationTargets, requestDirectives, reuse, selectVariant, validationHeaders, type CacheStatusParts } from './policy/index.js';
+import { cacheStatus, currentAge, invalidationTargets, requestDirectives, reuse, selectVariant, validationHeaders, varyValues, type CacheStatusParts } from './policy/index.js';
 import { keyRequest, rawHeaderGetter } from './request-view.js';
 import { serveEntry } from './serve.js';
+
+/**
+ * How many fills one request may wait on: its primary key's (variants not known yet), then its
+ * variant's. A bound, so that a request never waits in a loop on fills that store other variants.
+ */
+const MAX_WAITS = 2;
 
 /** RFC 9110 §9.2.1: methods that change nothing; every other method may invalidate (RFC 9111 §4.4). */
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -29,7 +39,11 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 /** Request fields a fill must not forward: the cache fetches the full, current representation and answers these itself. */
 const CLIENT_CONDITIONALS = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']);
 
-export function handleCached(ctx: CacheRequestContext, coalesced = false): void {
+/**
+ * `waited`: the fill keys this request already waited on (a waiter looking again after a fill
+ * settled); such a request is a collapsed hit when it finds a stored response.
+ */
+export function handleCached(ctx: CacheRequestContext, waited: readonly string[] = []): void {
   const rc = ctx.route.cache;
   if (rc === null) return;
   const { method, facts, target } = ctx;
@@ -64,9 +78,9 @@ export function handleCached(ctx: CacheRequestContext, coalesced = false): void 
       cache.hits++;
       facts.cache = verdict === 'fresh' ? 'hit' : 'hit-stale';
       const ttl = entry.meta.lifetime - currentAge(entry.meta, now);
-      const parts: CacheStatusParts = coalesced ? { hit: true, ttl, collapsed: true } : { hit: true, ttl };
+      const parts: CacheStatusParts = waited.length > 0 ? { hit: true, ttl, collapsed: true } : { hit: true, ttl };
       serveEntry(ctx, get, entry, parts, now);
-      if (verdict === 'stale-while-revalidate') refreshInBackground(ctx, get, key, entry, directives);
+      if (verdict === 'stale-while-revalidate') refreshInBackground(ctx, get, key, fillKeyFor(key, entries, get), entry, directives);
       return;
     }
     fwd = directives.has('no-cache') || directives.has('max-age') || directives.has('min-fresh') ? 'request' : 'stale';
@@ -79,17 +93,21 @@ export function handleCached(ctx: CacheRequestContext, coalesced = false): void 
     return;
   }
 
-  if (!coalesced) {
-    const inFlight = cache.fills.get(key);
+  const fillKey = fillKeyFor(key, entries, get);
+  const mayWait = waited.length < MAX_WAITS && !waited.includes(fillKey);
+  if (mayWait) {
+    const inFlight = cache.fills.get(fillKey);
     if (inFlight !== undefined) {
-      waitForFill(ctx, inFlight, rc.lockTimeoutMs);
+      waitForFill(ctx, inFlight, rc.lockTimeoutMs, [...waited, fillKey]);
       return;
     }
   }
   // Counted here, not before waiting: a request that waits and then hits is one hit.
   cache.misses++;
   facts.cache = fwd;
-  const fill = coalesced ? null : new Fill(cache.fills, key);
+  // Others may wait on this one unless it is itself a waiter's last try (which nobody may join:
+  // its own waiters could not wait again).
+  const fill = mayWait ? new Fill(cache.fills, fillKey) : null;
   const options = { key, get, directives, fill, fwd, background: false };
   const refetch = (): void => forward(ctx, new FillTap(ctx, { ...options, stale: null }), fillHeaders(null), 'GET');
   const tap = new FillTap(ctx, { ...options, stale: entry, refetch });
@@ -97,7 +115,7 @@ export function handleCached(ctx: CacheRequestContext, coalesced = false): void 
 }
 
 /** Joins a fill in flight: look again when it settles (a hit if it stored), else go upstream alone. */
-function waitForFill(ctx: CacheRequestContext, fill: Fill, timeoutMs: number): void {
+function waitForFill(ctx: CacheRequestContext, fill: Fill, timeoutMs: number, waited: readonly string[]): void {
   const gateway = ctx.gateway;
   gateway.begin(); // a waiting request is in flight for graceful drain
   fill.wait(timeoutMs, () => {
@@ -106,18 +124,36 @@ function waitForFill(ctx: CacheRequestContext, fill: Fill, timeoutMs: number): v
       gateway.finish(ctx.req, ctx.res, ctx.plan, ctx.route, ctx.facts, ERRORS.CLIENT_CLOSED.code, ctx.facts.started);
       return;
     }
-    handleCached(ctx, true);
+    handleCached(ctx, waited);
   });
 }
 
-/** RFC 5861 §3: serve the stale response now and refresh it once, with no client waiting. */
-function refreshInBackground(ctx: CacheRequestContext, get: HeaderGetter, key: string, entry: CacheEntry, directives: Directives): void {
+/**
+ * The fill a request coalesces on: its primary key, plus its values of the fields the newest stored
+ * response varies on, once there is one (before that, nobody knows the variants yet).
+ */
+function fillKeyFor(key: string, entries: readonly CacheEntry[], get: HeaderGetter): string {
+  if (entries.length === 0) return key;
+  const names = entries[0].meta.vary;
+  if (names.length === 0) return key;
+  const values = varyValues(names, get);
+  let fillKey = key;
+  // NUL separates (no header value holds one); an absent field differs from an empty one.
+  for (let i = 0; i < names.length; i++) fillKey += values[i] === null ? `\0${names[i]}` : `\0${names[i]}=${values[i]}`;
+  return fillKey;
+}
+
+/**
+ * RFC 5861 §3: serve the stale response now and refresh it once, with no client waiting. Once per
+ * variant (`fillKey`): a stale English page does not wait for the French one's refresh.
+ */
+function refreshInBackground(ctx: CacheRequestContext, get: HeaderGetter, key: string, fillKey: string, entry: CacheEntry, directives: Directives): void {
   const cache = ctx.cache;
-  if (cache.refreshing.has(key) || cache.fills.has(key)) return;
-  cache.refreshing.add(key);
+  if (cache.refreshing.has(fillKey) || cache.fills.has(fillKey)) return;
+  cache.refreshing.add(fillKey);
   const detached = new DetachedResponse();
   const bg: CacheRequestContext = { ...ctx, res: detached, expectContinue: false, method: 'GET' };
-  const fill = new Fill(cache.fills, key);
+  const fill = new Fill(cache.fills, fillKey);
   const tap = new FillTap(bg, {
     key,
     get,
@@ -126,7 +162,7 @@ function refreshInBackground(ctx: CacheRequestContext, get: HeaderGetter, key: s
     fill,
     fwd: 'stale',
     background: true,
-    onDone: () => cache.refreshing.delete(key),
+    onDone: () => cache.refreshing.delete(fillKey),
   });
   forward(bg, tap, fillHeaders(entry), 'GET');
 }

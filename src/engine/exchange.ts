@@ -462,7 +462,10 @@ export class Exchange implements PickContext {
       this.errorCode ??= ERRORS.CLIENT_CLOSED.code;
       if (!this.settled && this.tap !== null && this.tap.onClientGone()) {
         // The tap finishes the upstream response on its own (nothing more goes to the client).
+        // It may be paused for the client's backpressure: no 'drain' comes from a client that
+        // left, so resume it here, or it would wait forever and the fill with it.
         this.detached = true;
+        this.resumeUpstream?.();
       } else {
         // The client left before the response was complete: stop the upstream work too.
         this.clientGone = true;

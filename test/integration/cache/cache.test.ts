@@ -235,6 +235,30 @@ describe('cache', () => {
     assert.equal(origin.count('/coalesce'), 1);
   });
 
+  it('coalesces per variant: a cold burst in two languages makes one origin request per language', T, async () => {
+    const first = gate();
+    origin.on('/vary-burst', (req, n) => {
+      const lang = String(req.headers['accept-language']);
+      // The first answer is held until every request has arrived; the rest answer at once.
+      return { headers: [cc('max-age=60'), ['vary', 'accept-language'], ['content-language', lang]], body: `in ${lang}`, gate: n === 1 ? first.promise : undefined };
+    });
+    const cache = px.rt.httpCache();
+    assert.ok(cache);
+    const langs = ['en', 'fr', 'en', 'fr', 'fr', 'en', 'fr', 'fr'];
+    const all = Promise.all(langs.map((lang) => get('/vary-burst', { 'accept-language': lang })));
+    try {
+      await waitUntil(() => origin.count('/vary-burst') === 1 && waitingOn(cache, '/vary-burst') === langs.length - 1, 4000, 'every request waiting on the first fill');
+    } finally {
+      first.open();
+    }
+    const rs = await all;
+    rs.forEach((r, i) => assert.equal(r.text, `in ${langs[i]}`, `request ${i} (${langs[i]})`));
+    assert.equal(origin.count('/vary-burst'), 2, 'one origin request per language');
+    // The other language's requests coalesced on one fill of their own, and then hit.
+    const collapsed = rs.filter((r) => /collapsed/.test(String(r.headers['cache-status']))).length;
+    assert.ok(collapsed >= langs.length - 2, `${collapsed} collapsed hits: ${rs.map((r) => r.headers['cache-status']).join(' | ')}`);
+  });
+
   it('finishes a fill others wait on even when the client that started it leaves', T, async () => {
     // A proxy of its own, to hear (through the live stats) when it has seen the leader leave.
     const statuses: number[] = [];
@@ -259,6 +283,43 @@ describe('cache', () => {
       assert.equal(origin.count('/leader-leaves'), 1);
     } finally {
       answer.open();
+      await withTimeout(rt.close(1000), 5000, 'rt.close()');
+    }
+  });
+
+  it('finishes a fill others wait on when its client leaves while the body is held back by that client', T, async () => {
+    // The leader reads nothing, so the proxy pauses the upstream body for it (backpressure); then
+    // it leaves. No 'drain' will come from it: the fill must resume on its own for its waiter.
+    const size = 40 * 1024 * 1024;
+    const rt = createRuntime({ logger: createSilentLogger() });
+    try {
+      await rt.apply(
+        defineConfig({
+          listen: ['http://127.0.0.1:0'],
+          cache: { maxSize: '128mb', maxObjectSize: '64mb' },
+          routes: [route('/*').to(pool('origin', [origin.url])).cache()],
+        }),
+      );
+      const base = rt.listeners[0]!.url.replace(/\/$/, '');
+      const cache = rt.httpCache();
+      assert.ok(cache);
+      origin.on('/paused-leader', () => ({ headers: [cc('max-age=60')], body: Buffer.alloc(size, 120) }));
+      const leader = rawGet(Number(new URL(base).port), '/paused-leader');
+      leader.socket.pause();
+      await waitUntil(() => origin.count('/paused-leader') === 1, 4000, "the leader's request at the origin");
+      const waiter = httpRequest(base + '/paused-leader', { timeoutMs: 20_000 });
+      waiter.catch(() => {});
+      await waitUntil(() => waitingOn(cache, '/paused-leader') === 1, 4000, "a request waiting on the leader's fill");
+      await sleep(300); // socket buffers full: the proxy has paused the upstream for the leader
+      leader.socket.destroy();
+      const w = await waiter;
+      assert.equal(w.status, 200);
+      assert.equal(w.text.length, size, 'the whole body');
+      assert.equal(origin.count('/paused-leader'), 1, 'the waiter was served by the fill, not by a request of its own');
+      const gateway = (rt as unknown as { gateway: { plan: { pools: Map<string, { upstreams: Array<{ dispatcher: { stats: { running: number } } }> }> } } }).gateway;
+      const dispatcher = gateway.plan.pools.get('origin')!.upstreams[0]!.dispatcher;
+      await waitUntil(() => dispatcher.stats.running === 0, 4000, 'no upstream request left running');
+    } finally {
       await withTimeout(rt.close(1000), 5000, 'rt.close()');
     }
   });
