@@ -9,6 +9,7 @@ import { defineConfig, route, pool } from '../../../src/index.js';
 import { createRuntime } from '../../../src/engine/runtime.js';
 import { createSilentLogger } from '../../../src/observe/logger.js';
 import type { HttpCache } from '../../../src/cache/http-cache.js';
+import type { Plan } from '../../../src/engine/plan.js';
 import { startProxy, httpRequest, withTimeout, type Proxy } from '../../helpers/proxy.js';
 import { sleep, waitUntil } from '../../helpers/backend.js';
 import { gate, startOrigin, type Origin } from './origin.js';
@@ -316,7 +317,7 @@ describe('cache', () => {
       assert.equal(w.status, 200);
       assert.equal(w.text.length, size, 'the whole body');
       assert.equal(origin.count('/paused-leader'), 1, 'the waiter was served by the fill, not by a request of its own');
-      const gateway = (rt as unknown as { gateway: { plan: { pools: Map<string, { upstreams: Array<{ dispatcher: { stats: { running: number } } }> }> } } }).gateway;
+      const gateway = (rt as unknown as { gateway: { plan: Plan } }).gateway;
       const dispatcher = gateway.plan.pools.get('origin')!.upstreams[0]!.dispatcher;
       await waitUntil(() => dispatcher.stats.running === 0, 4000, 'no upstream request left running');
     } finally {
