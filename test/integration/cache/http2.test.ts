@@ -14,6 +14,7 @@ import type { Runtime } from '../../../src/engine/runtime-api.js';
 import type { Plan } from '../../../src/engine/plan.js';
 import { createSilentLogger } from '../../../src/observe/logger.js';
 import { startOrigin, type Origin } from './origin.js';
+import { waitUntil } from '../../helpers/backend.js';
 
 const T = { timeout: 15_000 };
 const BIG = Buffer.alloc(200 * 1024, 97); // over HTTP/2's initial flow-control window
@@ -108,8 +109,7 @@ it('HTTP/2 clients resetting streams on cached and uncached paths leave nothing 
     }
     const gateway = (rt as unknown as { gateway: { inflight: number; plan: Plan } }).gateway;
     const dispatcher = gateway.plan.pools.get('o')!.upstreams[0]!.dispatcher;
-    const deadline = Date.now() + 5000;
-    while ((gateway.inflight > 0 || dispatcher.stats.running > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => gateway.inflight === 0 && dispatcher.stats.running === 0, 5000, 'nothing in flight, no upstream request running');
     assert.equal(gateway.inflight, 0, 'nothing left in flight');
     assert.equal(dispatcher.stats.running, 0, 'no upstream request left running');
     const t0 = performance.now();

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { defineConfig, route, pool } from '../../../src/index.js';
 import { createRuntime } from '../../../src/engine/runtime.js';
 import { createSilentLogger } from '../../../src/observe/logger.js';
-import { startBackend } from '../../helpers/backend.js';
+import { startBackend, waitUntil } from '../../helpers/backend.js';
 
 it('cuts https connections still open at the drain deadline', { timeout: 15_000 }, async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pk-drain-'));
@@ -53,8 +53,7 @@ it('an HTTP/2 client that goes away while the upstream answers frees the upstrea
     client.destroy();
     const plan = (rt as unknown as { gateway: { plan: import('../../../src/engine/plan.js').Plan } }).gateway.plan;
     const dispatcher = plan.pools.get('be')!.upstreams[0]!.dispatcher;
-    const deadline = Date.now() + 3000;
-    while (dispatcher.stats.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => dispatcher.stats.running === 0, 3000, 'every upstream request ended with its client');
     assert.equal(dispatcher.stats.running, 0, 'every upstream request ended with its client');
     const t0 = performance.now();
     await rt.close(2000);
